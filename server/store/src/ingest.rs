@@ -1,0 +1,178 @@
+//! The write side of ingest: one transaction per batch, idempotent on the reading's identity.
+
+use eldercare_schema::Metric;
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::{DeviceRow, Store, StoreError};
+
+/// Rows per INSERT statement (9 parameters each, well under SQLite's limit of 32,766).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// A validated reading, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReading {
+    pub device_id: String,
+    pub seq: i64,
+    pub resident_id: i64,
+    pub metric: Metric,
+    pub value: f64,
+    pub measured_ms: i64,
+    pub time_source: &'static str,
+}
+
+/// Something ingest refused, kept with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub topic: String,
+    pub gateway_id: Option<String>,
+    pub device_id: Option<String>,
+    pub seq: Option<i64>,
+    pub reason: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Readings stored by this call.
+    pub inserted: u64,
+    /// Readings that were already stored (a resend).
+    pub duplicates: u64,
+    /// Dead letters written by this call.
+    pub dead_lettered: u64,
+}
+
+impl Store {
+    /// The devices bound to `gateway_id`.
+    pub async fn devices_of_gateway(&self, gateway_id: &str) -> Result<Vec<DeviceRow>, StoreError> {
+        Ok(sqlx::query_as::<_, DeviceRow>(
+            "select device_id, gateway_id, resident_id, kind from devices where gateway_id = ?",
+        )
+        .bind(gateway_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Stores a batch's accepted readings and its refused ones in one transaction. When this
+    /// returns `Ok`, everything is durable and the gateway may be acknowledged.
+    pub async fn ingest(
+        &self,
+        gateway_id: &str,
+        readings: &[NewReading],
+        dead: &[DeadLetter],
+        received_ms: i64,
+    ) -> Result<IngestOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcome = IngestOutcome::default();
+        for chunk in readings.chunks(ROWS_PER_STATEMENT) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, \
+                 measured_ms, received_ms, time_source) ",
+            );
+            qb.push_values(chunk, |mut row, r| {
+                row.push_bind(gateway_id)
+                    .push_bind(&r.device_id)
+                    .push_bind(r.seq)
+                    .push_bind(r.resident_id)
+                    .push_bind(r.metric.code())
+                    .push_bind(r.value)
+                    .push_bind(r.measured_ms)
+                    .push_bind(received_ms)
+                    .push_bind(r.time_source);
+            });
+            qb.push(" on conflict do nothing");
+            let done = qb.build().execute(&mut *tx).await?;
+            outcome.inserted += done.rows_affected();
+        }
+        outcome.duplicates = readings.len() as u64 - outcome.inserted;
+
+        let latest = newest_per_vital(readings);
+        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) ",
+            );
+            qb.push_values(chunk, |mut row, r| {
+                row.push_bind(r.resident_id)
+                    .push_bind(r.metric.code())
+                    .push_bind(r.value)
+                    .push_bind(r.measured_ms)
+                    .push_bind(&r.device_id);
+            });
+            qb.push(
+                " on conflict (resident_id, metric) do update set value = excluded.value, \
+                 measured_ms = excluded.measured_ms, device_id = excluded.device_id \
+                 where excluded.measured_ms > latest_vitals.measured_ms",
+            );
+            qb.build().execute(&mut *tx).await?;
+        }
+
+        for d in dead {
+            outcome.dead_lettered += insert_dead_letter(&mut tx, d, received_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Keeps a payload that could not be accepted at all (it has no readings to store).
+    pub async fn dead_letter(&self, d: &DeadLetter, received_ms: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_dead_letter(&mut tx, d, received_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn count_readings(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select count(*) from readings").fetch_one(&self.pool).await?)
+    }
+
+    /// Dead letters, newest first: (reason, gateway id, device id, seq).
+    pub async fn recent_dead_letters(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>, Option<String>, Option<i64>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "select reason, gateway_id, device_id, seq from dead_letters \
+             order by dead_letter_id desc limit ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+async fn insert_dead_letter(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    d: &DeadLetter,
+    received_ms: i64,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "insert into dead_letters (received_ms, topic, gateway_id, device_id, seq, reason, payload) \
+         values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+    )
+    .bind(received_ms)
+    .bind(&d.topic)
+    .bind(&d.gateway_id)
+    .bind(&d.device_id)
+    .bind(d.seq)
+    .bind(&d.reason)
+    .bind(&d.payload)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The newest reading per (resident, metric) of a batch: one upsert row each, since one statement
+/// may not update the same row twice.
+fn newest_per_vital(readings: &[NewReading]) -> Vec<&NewReading> {
+    let mut newest: std::collections::HashMap<(i64, Metric), &NewReading> = Default::default();
+    for r in readings {
+        newest
+            .entry((r.resident_id, r.metric))
+            .and_modify(|cur| {
+                if r.measured_ms > cur.measured_ms {
+                    *cur = r;
+                }
+            })
+            .or_insert(r);
+    }
+    newest.into_values().collect()
+}

@@ -1,0 +1,174 @@
+//! The organisation, people and equipment: created by the demo seed and by administrators.
+
+use crate::{now_ms, Role, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgKind {
+    District,
+    Community,
+    Grid,
+}
+
+impl OrgKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::District => "district",
+            OrgKind::Community => "community",
+            OrgKind::Grid => "grid",
+        }
+    }
+}
+
+impl Store {
+    /// Adds an organisation unit under `parent` (or a root when `None`); returns its id.
+    pub async fn create_org_unit(&self, parent: Option<i64>, kind: OrgKind, name: &str) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let parent_path: String = match parent {
+            Some(p) => sqlx::query_scalar("select path from org_units where org_unit_id = ?")
+                .bind(p)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("organisation unit {p}")))?,
+            None => "/".to_owned(),
+        };
+        // The path needs the new id; insert with a unique placeholder, then set it.
+        let placeholder = format!("{parent_path}?{}", now_ms());
+        let id: i64 = sqlx::query_scalar(
+            "insert into org_units (parent_id, kind, name, path) values (?, ?, ?, ?) returning org_unit_id",
+        )
+        .bind(parent)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(&placeholder)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("update org_units set path = ? where org_unit_id = ?")
+            .bind(format!("{parent_path}{id}/"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn create_household(&self, grid_id: i64, name: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("insert into households (org_unit_id, name) values (?, ?) returning household_id")
+            .bind(grid_id)
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn create_resident(&self, household_id: i64, full_name: &str, birth_year: Option<i64>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "insert into residents (household_id, full_name, birth_year, created_ms) values (?, ?, ?, ?) \
+             returning resident_id",
+        )
+        .bind(household_id)
+        .bind(full_name)
+        .bind(birth_year)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Creates an account; `password_hash` is a PHC string (argon2id), never a password.
+    pub async fn create_user(&self, username: &str, password_hash: &str, role: Role, display_name: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "insert into users (username, password_hash, role, display_name, created_ms) values (?, ?, ?, ?, ?) \
+             returning user_id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(display_name)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, format!("user {username:?}")))
+    }
+
+    /// Lets a staff member or administrator see everything under `org_unit_id`.
+    pub async fn grant_scope(&self, user_id: i64, org_unit_id: i64) -> Result<(), StoreError> {
+        sqlx::query("insert into staff_scopes (user_id, org_unit_id) values (?, ?) on conflict do nothing")
+            .bind(user_id)
+            .bind(org_unit_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a family member in a resident's care circle.
+    pub async fn add_to_care_circle(&self, user_id: i64, resident_id: i64, relationship: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into care_circle (user_id, resident_id, relationship, created_ms) values (?, ?, ?, ?) \
+             on conflict do nothing",
+        )
+        .bind(user_id)
+        .bind(resident_id)
+        .bind(relationship)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn register_gateway(&self, gateway_id: &str, household_id: i64) -> Result<(), StoreError> {
+        eldercare_schema::topic::validate_gateway_id(gateway_id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        sqlx::query("insert into gateways (gateway_id, household_id, created_ms) values (?, ?, ?)")
+            .bind(gateway_id)
+            .bind(household_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, format!("gateway {gateway_id:?}")))?;
+        Ok(())
+    }
+
+    /// Binds a device to the gateway that forwards it and the resident who wears it.
+    pub async fn register_device(&self, device_id: &str, gateway_id: &str, resident_id: i64, kind: &str) -> Result<(), StoreError> {
+        if device_id.is_empty() || device_id.len() > eldercare_schema::payload::MAX_DEVICE_ID_LEN {
+            return Err(StoreError::Invalid(format!("device id {device_id:?}")));
+        }
+        sqlx::query("insert into devices (device_id, gateway_id, resident_id, kind, created_ms) values (?, ?, ?, ?, ?)")
+            .bind(device_id)
+            .bind(gateway_id)
+            .bind(resident_id)
+            .bind(kind)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::conflict_on_unique(e, format!("device {device_id:?}")))?;
+        Ok(())
+    }
+
+    /// Records the newest status a gateway published (its retained status or last will).
+    pub async fn set_gateway_status(&self, gateway_id: &str, status: &str, at_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("update gateways set status = ?, status_ms = ? where gateway_id = ?")
+            .bind(status)
+            .bind(at_ms)
+            .bind(gateway_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether any user exists (the demo seeds only an empty database).
+    pub async fn has_users(&self) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
+    /// Replaces a user's password hash (the demo's `--demo-password` on an existing database).
+    pub async fn set_password_hash(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("update users set password_hash = ? where username = ?")
+            .bind(password_hash)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {username:?}")));
+        }
+        Ok(())
+    }
+}
