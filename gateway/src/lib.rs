@@ -1,0 +1,17 @@
+//! The eldercare home gateway: reads wearables over BLE (or simulates them with the same GATT
+//! bytes), keeps every reading in a durable outbox, and forwards it over MQTT until the server
+//! acknowledges it after its database commit.
+
+pub mod cli;
+pub mod forward;
+pub mod gatt;
+pub mod home;
+pub mod mqtt;
+pub mod outbox;
+pub mod sim;
+pub mod uplink;
+
+/// Milliseconds since the Unix epoch now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -5,6 +5,7 @@
 //! SQLite is the embedded default (WAL, `synchronous=FULL`: a commit survives power loss, which
 //! is what lets ingest acknowledge a reading to its gateway). Storage never knows about HTTP.
 
+mod account;
 mod audit;
 mod auth;
 mod error;

@@ -1,0 +1,142 @@
+//! Starting and stopping the server: database, broker (embedded or external), ingest, HTTP API.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::routing::get;
+use eldercare_gateway::mqtt::MqttUrl;
+use eldercare_store::Store;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{broker, ingest, telemetry};
+
+/// Which MQTT broker to use.
+#[derive(Debug, Clone)]
+pub enum Mqtt {
+    /// Start the embedded broker on this address (port 0 picks one).
+    Embedded(SocketAddr),
+    /// Connect to an external broker.
+    External(MqttUrl),
+}
+
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub database_url: String,
+    pub http_addr: SocketAddr,
+    pub mqtt: Mqtt,
+    pub jwt_secret: String,
+    /// Stable name of this instance; its MQTT client id derives from it.
+    pub instance: String,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("database_url", &self.database_url)
+            .field("http_addr", &self.http_addr)
+            .field("mqtt", &self.mqtt)
+            .field("jwt_secret", &"[hidden]")
+            .field("instance", &self.instance)
+            .finish()
+    }
+}
+
+/// A started server. Dropping it does not stop it: call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    pub mqtt_url: MqttUrl,
+    pub store: Store,
+    shutdown: CancellationToken,
+    ingest: JoinHandle<()>,
+    http: JoinHandle<()>,
+}
+
+/// Opens the database, starts the broker if embedded, ingest and the HTTP API. Returns once all
+/// are listening.
+pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store = Store::open(&cfg.database_url).await.with_context(|| format!("opening the database {}", cfg.database_url))?;
+    let mqtt_url = match &cfg.mqtt {
+        Mqtt::Embedded(addr) => {
+            let b = broker::start(*addr)?;
+            MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port() }
+        }
+        Mqtt::External(url) => url.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let connected = Arc::new(AtomicBool::new(false));
+
+    let ingest_cfg = ingest::IngestConfig {
+        broker: mqtt_url.clone(),
+        client_id: format!("eldercare-{}", cfg.instance),
+        shared_group: None,
+    };
+    let ingest = tokio::spawn(ingest::run(ingest_cfg, store.clone(), connected.clone(), shutdown.child_token()));
+
+    let secret = eldercare_mobile_api::JwtSecret::new(&cfg.jwt_secret).map_err(|e| anyhow::anyhow!("JWT secret: {e}"))?;
+    let auth = eldercare_mobile_api::AuthConfig::new(secret);
+    let link = connected.clone();
+    let state = eldercare_mobile_api::ApiState::new(store.clone(), auth).with_readiness(move || {
+        if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
+    });
+    let metrics = telemetry::metrics();
+    let router = eldercare_mobile_api::app(state).route("/metrics", get(move || std::future::ready(metrics.render())));
+    let listener = tokio::net::TcpListener::bind(cfg.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP API to {}", cfg.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let stop = shutdown.child_token();
+    let http = tokio::spawn(async move {
+        let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    tracing::info!(%http_addr, mqtt = %mqtt_url, "server started");
+    Ok(RunningServer { http_addr, mqtt_url, store, shutdown, ingest, http })
+}
+
+impl RunningServer {
+    /// Stops taking new work, finishes the message being stored, closes the database.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.ingest.await;
+        let _ = self.http.await;
+        self.store.close().await;
+    }
+
+    /// A token that stops the server when cancelled (e.g. on Ctrl-C).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+/// A random secret for signing tokens, as hex.
+pub fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

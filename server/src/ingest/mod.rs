@@ -1,0 +1,232 @@
+//! Ingest: MQTT → validate → one database transaction per batch → acknowledge.
+//!
+//! Two tasks joined by a bounded channel. The MQTT task only polls the rumqttc event loop and
+//! forwards publishes; the worker validates, stores, publishes the gateway's [`Ack`] *after* the
+//! commit, and only then acknowledges the MQTT message (manual acks), so the broker redelivers
+//! anything this process did not finish. The channel cannot fill up: the broker sends at most
+//! `max_inflight` unacknowledged messages, fewer than the channel holds; that window is the
+//! back-pressure from the database to the broker.
+//!
+//! Whatever arrives, the worker keeps going: a payload it cannot accept is kept in the
+//! dead-letter table with the reason; a database error is retried (never acknowledged) until
+//! it succeeds or the server stops.
+
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eldercare_gateway::mqtt::MqttUrl;
+use eldercare_schema::payload::PAYLOAD_VERSION;
+use eldercare_schema::topic::{self, Channel};
+use eldercare_schema::{Ack, GatewayStatus, ReadingsBatch};
+use eldercare_store::{now_ms, DeadLetter, Store, StoreError};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Bigger than any broker's in-flight window, so the MQTT task never waits on the worker.
+const CHANNEL_CAPACITY: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub broker: MqttUrl,
+    /// MQTT client id; stable across restarts so the broker keeps the session.
+    pub client_id: String,
+    /// With several instances: subscribe through `$share/<group>/...`.
+    pub shared_group: Option<String>,
+}
+
+/// Starts ingest; returns when `shutdown` is cancelled and the current message is finished.
+pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, shutdown: CancellationToken) {
+    let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.broker.host.clone(), cfg.broker.port);
+    opts.set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(false)
+        .set_manual_acks(true)
+        .set_request_channel_capacity(CHANNEL_CAPACITY)
+        .set_max_packet_size(crate::broker::BROKER_MAX_PACKET_BYTES + 1024, crate::broker::BROKER_MAX_PACKET_BYTES + 1024);
+    let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(5);
+    eventloop.set_network_options(net);
+
+    let filters = [Channel::Readings, Channel::Status].map(|c| match &cfg.shared_group {
+        Some(g) => topic::shared_filter_all(g, c),
+        None => topic::filter_all(c),
+    });
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let link = tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
+    work(rx, client.clone(), store, shutdown.clone()).await;
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
+    connected.store(false, Ordering::Relaxed);
+}
+
+async fn drive(
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    filters: Vec<String>,
+    tx: mpsc::Sender<Publish>,
+    connected: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => {
+                // Keep polling briefly so the disconnect goes out.
+                let _ = tokio::time::timeout(Duration::from_millis(500), async { while eventloop.poll().await.is_ok() {} }).await;
+                return;
+            }
+            e = eventloop.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                backoff = Duration::from_millis(100);
+                tracing::info!(session_present = ack.session_present, "ingest connected to the broker");
+                for f in &filters {
+                    let _ = client.subscribe(f, QoS::AtLeastOnce).await;
+                }
+                connected.store(true, Ordering::Relaxed);
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                if tx.send(p).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                connected.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingest lost the broker");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn work(mut rx: mpsc::Receiver<Publish>, client: AsyncClient, store: Store, shutdown: CancellationToken) {
+    loop {
+        let publish = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            p = rx.recv() => match p { Some(p) => p, None => return },
+        };
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match handle(&publish, &client, &store).await {
+                Ok(()) => break,
+                Err(e) => {
+                    metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
+                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "storing failed; will retry, not acknowledged");
+                    tokio::select! {
+                        // Not acknowledged: the broker or the gateway sends it again.
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        if let Err(e) = client.ack(&publish).await {
+            tracing::warn!(error = %e, "could not acknowledge an MQTT message; it will be redelivered");
+        }
+    }
+}
+
+fn refuse(reason: &'static str) {
+    metrics::counter!("eldercare_ingest_payloads_refused_total", "reason" => reason).increment(1);
+}
+
+/// Handles one message. `Err` only for storage errors (retried); everything else is handled.
+async fn handle(p: &Publish, client: &AsyncClient, store: &Store) -> Result<(), StoreError> {
+    let received = now_ms();
+    let dead = |gateway_id: Option<&str>, reason: String| DeadLetter {
+        topic: p.topic.clone(),
+        gateway_id: gateway_id.map(str::to_owned),
+        device_id: None,
+        seq: None,
+        reason,
+        payload: p.payload.to_vec(),
+    };
+    let (gateway_id, channel) = match topic::parse(&p.topic) {
+        Ok(x) => x,
+        Err(e) => {
+            refuse("topic");
+            tracing::warn!(error = %e, "message on an unexpected topic dead-lettered");
+            return store.dead_letter(&dead(None, e.to_string()), received).await;
+        }
+    };
+    match channel {
+        Channel::Readings => {
+            let batch = match ReadingsBatch::parse(&p.payload, gateway_id) {
+                Ok(b) => b,
+                Err(e) => {
+                    refuse(payload_reason(&e));
+                    tracing::warn!(gateway = gateway_id, error = %e, "readings payload dead-lettered");
+                    return store.dead_letter(&dead(Some(gateway_id), e.to_string()), received).await;
+                }
+            };
+            let devices: HashMap<String, i64> =
+                store.devices_of_gateway(gateway_id).await?.into_iter().map(|d| (d.device_id, d.resident_id)).collect();
+            let split = validate::split(&p.topic, &batch, &devices, received);
+            let outcome = store.ingest(gateway_id, &split.accepted, &split.dead, received).await?;
+            metrics::counter!("eldercare_ingest_batches_total").increment(1);
+            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(outcome.inserted);
+            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate").increment(outcome.duplicates);
+            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter").increment(split.rejected.len() as u64);
+            if !split.rejected.is_empty() {
+                tracing::warn!(gateway = gateway_id, refused = split.rejected.len(), "readings dead-lettered");
+            }
+            let ack = Ack {
+                v: PAYLOAD_VERSION,
+                batch_id: batch.batch_id,
+                seqs: batch.readings.iter().map(|r| r.seq).collect(),
+                rejected: split.rejected,
+            };
+            let bytes = serde_json::to_vec(&ack).expect("ack serialises");
+            if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await {
+                // Stored already; the gateway resends after its timeout and is acknowledged then.
+                tracing::warn!(error = %e, "could not publish an acknowledgement");
+            }
+            Ok(())
+        }
+        Channel::Status => {
+            let status = match GatewayStatus::parse(&p.payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    refuse(payload_reason(&e));
+                    return store.dead_letter(&dead(Some(gateway_id), e.to_string()), received).await;
+                }
+            };
+            let state = match status.state {
+                eldercare_schema::GatewayState::Online => "online",
+                eldercare_schema::GatewayState::Offline => "offline",
+            };
+            if !store.set_gateway_status(gateway_id, state, received).await? {
+                refuse("unknown_gateway");
+                let reason = format!("status from unregistered gateway {gateway_id:?}");
+                return store.dead_letter(&dead(Some(gateway_id), reason), received).await;
+            }
+            Ok(())
+        }
+        // Our own acknowledgements; not subscribed, but harmless.
+        Channel::Ack => Ok(()),
+    }
+}
+
+fn payload_reason(e: &eldercare_schema::PayloadError) -> &'static str {
+    use eldercare_schema::PayloadError::*;
+    match e {
+        TooLarge { .. } => "too_large",
+        Malformed(_) => "malformed",
+        UnsupportedVersion { .. } | MissingVersion => "version",
+        GatewayMismatch { .. } => "gateway_mismatch",
+        TooManyReadings { .. } => "too_many_readings",
+    }
+}
