@@ -12,7 +12,11 @@ use crate::sim::{Scenario, SimulatorConfig};
 use crate::uplink::UplinkConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "eldercare-gateway", version, about = "The eldercare home gateway: reads health wearables, keeps every reading until the server has stored it.")]
+#[command(
+    name = "eldercare-gateway",
+    version,
+    about = "The eldercare home gateway: reads health wearables, keeps every reading until the server has stored it."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -69,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Decode { characteristic, hex } => {
             let ch = Characteristic::parse(&characteristic)?;
             let bytes = parse_hex(&hex)?;
-            let decoded = gatt::decode(ch, &bytes).with_context(|| format!("cannot decode {} bytes of {}", bytes.len(), ch.name()))?;
+            let decoded = gatt::decode(ch, &bytes).with_context(|| format!("cannot decode {hex:?}"))?;
             println!("{}", serde_json::to_string_pretty(&decoded)?);
             Ok(())
         }

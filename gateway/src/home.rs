@@ -35,8 +35,16 @@ pub fn start_simulated(cfg: SimulatedGatewayConfig) -> Result<GatewayHandle, Out
     let devices = DeviceBoard::default();
     let stats = Arc::new(UplinkStats::default());
     let shutdown = CancellationToken::new();
-    let sim = tokio::spawn(sim::run(cfg.simulator, outbox.clone(), wake.clone(), devices.clone(), shutdown.child_token()));
-    let uplink = tokio::spawn(uplink::run(cfg.uplink, outbox.clone(), wake, devices.clone(), stats.clone(), shutdown.child_token()));
+    let sim =
+        tokio::spawn(sim::run(cfg.simulator, outbox.clone(), wake.clone(), devices.clone(), shutdown.child_token()));
+    let uplink = tokio::spawn(uplink::run(
+        cfg.uplink,
+        outbox.clone(),
+        wake,
+        devices.clone(),
+        stats.clone(),
+        shutdown.child_token(),
+    ));
     Ok(GatewayHandle { outbox, stats, devices, shutdown, sim, uplink })
 }
 

@@ -83,10 +83,7 @@ impl std::fmt::Debug for Outbox {
 }
 
 fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(1)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(1)
 }
 
 impl Outbox {
@@ -197,7 +194,13 @@ mod tests {
     use super::*;
 
     fn r(v: f64) -> NewReading {
-        NewReading { device_id: "d1".into(), metric: Metric::HeartRate, value: v, time_ms: 1, time_source: TimeSource::Device }
+        NewReading {
+            device_id: "d1".into(),
+            metric: Metric::HeartRate,
+            value: v,
+            time_ms: 1,
+            time_source: TimeSource::Device,
+        }
     }
 
     #[test]

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eldercare_schema::payload::{DeviceStatus, PAYLOAD_VERSION};
-use eldercare_schema::topic::{topic, Channel};
+use eldercare_schema::topic::{Channel, topic};
 use eldercare_schema::{Ack, GatewayState, GatewayStatus, ReadingsBatch};
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
 use thiserror::Error;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::mqtt::MqttUrl;
@@ -102,10 +102,14 @@ pub async fn run(
     let readings_topic = topic(&cfg.gateway_id, Channel::Readings);
     let started_ms = now_ms();
 
-    let mut opts = MqttOptions::new(format!("eldercare-gw-{}", cfg.gateway_id), cfg.broker.host.clone(), cfg.broker.port);
+    let mut opts =
+        MqttOptions::new(format!("eldercare-gw-{}", cfg.gateway_id), cfg.broker.host.clone(), cfg.broker.port);
     opts.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
-        .set_max_packet_size(eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024, eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024)
+        .set_max_packet_size(
+            eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024,
+            eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024,
+        )
         .set_last_will(LastWill::new(
             &status_topic,
             serde_json::to_vec(&GatewayStatus::offline(&cfg.gateway_id)).expect("status serialises"),
@@ -177,7 +181,13 @@ pub async fn run(
             let readings = tokio::task::spawn_blocking(move || ob.peek(cursor, max)).await??;
             let Some(last) = readings.last() else { break };
             cursor = Some(last.seq);
-            let batch = ReadingsBatch { v: PAYLOAD_VERSION, gateway_id: cfg.gateway_id.clone(), batch_id: next_batch_id, sent_ms: now_ms(), readings };
+            let batch = ReadingsBatch {
+                v: PAYLOAD_VERSION,
+                gateway_id: cfg.gateway_id.clone(),
+                batch_id: next_batch_id,
+                sent_ms: now_ms(),
+                readings,
+            };
             let bytes = serde_json::to_vec(&batch).expect("batch serialises");
             if client.publish(&readings_topic, QoS::AtLeastOnce, false, bytes).await.is_err() {
                 break;
@@ -189,7 +199,12 @@ pub async fn run(
         if last_status.elapsed() >= cfg.status_every {
             last_status = Instant::now();
             let status = online_status(&cfg.gateway_id, started_ms, &outbox, &devices);
-            let _ = client.try_publish(&status_topic, QoS::AtLeastOnce, true, serde_json::to_vec(&status).expect("status serialises"));
+            let _ = client.try_publish(
+                &status_topic,
+                QoS::AtLeastOnce,
+                true,
+                serde_json::to_vec(&status).expect("status serialises"),
+            );
         }
     }
 

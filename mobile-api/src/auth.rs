@@ -140,8 +140,8 @@ impl Tokens {
 
     /// The user id of a valid access token.
     fn verify_access(&self, token: &str, now_ms: i64) -> Result<i64, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.config.jwt_secret.decoding, &self.validation)
-            .map_err(|e| {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.config.jwt_secret.decoding, &self.validation).map_err(|e| {
                 tracing::debug!(reason = ?e.kind(), "access token refused");
                 ApiError::InvalidToken("invalid access token")
             })?;
@@ -209,6 +209,56 @@ impl FromRequestParts<ApiState> for AuthUser {
             tracing::info!(user_id, "token of a deleted account refused");
             return Err(ApiError::InvalidToken("invalid access token"));
         };
-        Ok(AuthUser { user_id: user.user_id, username: user.username, role: user.role, display_name: user.display_name })
+        Ok(AuthUser {
+            user_id: user.user_id,
+            username: user.username,
+            role: user.role,
+            display_name: user.display_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn secrets_are_long_and_never_printed() {
+        assert_eq!(JwtSecret::new("short").unwrap_err().got, 5);
+        let config = AuthConfig::new(JwtSecret::new(SECRET).unwrap());
+        let printed = format!("{config:?}");
+        assert!(!printed.contains(SECRET) && printed.contains("<redacted>"), "{printed}");
+        assert_eq!((config.access_ttl.as_secs(), config.refresh_ttl.as_secs()), (900, 30 * 24 * 3600));
+    }
+
+    #[test]
+    fn issued_tokens_verify_until_they_expire() {
+        let tokens = Tokens::new(AuthConfig::new(JwtSecret::new(SECRET).unwrap()));
+        let t0 = 1_714_550_400_000;
+        let token = tokens.issue_access(7, Role::Family, t0).unwrap();
+        assert_eq!(tokens.verify_access(&token, t0).unwrap(), 7);
+        let last_ok = t0 + (900 + LEEWAY_S) * 1000 - 1;
+        assert_eq!(tokens.verify_access(&token, last_ok).unwrap(), 7);
+        assert!(matches!(
+            tokens.verify_access(&token, last_ok + 1),
+            Err(ApiError::InvalidToken("access token expired"))
+        ));
+        let early = t0 - (LEEWAY_S + 1) * 1000;
+        assert!(matches!(
+            tokens.verify_access(&token, early),
+            Err(ApiError::InvalidToken("access token not yet valid"))
+        ));
+        let other = Tokens::new(AuthConfig::new(JwtSecret::generate()));
+        assert!(other.verify_access(&token, t0).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_as_sha256() {
+        assert_eq!(refresh_token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let (token, hash) = new_refresh_token();
+        assert_eq!((token.len(), hash), (64, refresh_token_hash(&token)));
+        assert_ne!(token, new_refresh_token().0);
     }
 }

@@ -51,11 +51,14 @@ impl From<PathRejection> for ApiError {
             // Only a routing mistake of ours gets here (the route has no such parameters).
             return ApiError::Internal(rejection.body_text());
         };
-        let kind_of = |t: &str| if t.starts_with(['i', 'u']) { "an integer" } else { "a valid value" };
+        let kind_of = |t: &str| {
+            if t.starts_with(['i', 'u']) { "an integer" } else { "a valid value" }
+        };
         match e.kind() {
-            ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
-                ApiError::BadRequest(format!("path parameter {key}: expected {}, got {value:?}", kind_of(expected_type)))
-            }
+            ErrorKind::ParseErrorAtKey { key, value, expected_type } => ApiError::BadRequest(format!(
+                "path parameter {key}: expected {}, got {value:?}",
+                kind_of(expected_type)
+            )),
             ErrorKind::ParseError { value, expected_type }
             | ErrorKind::ParseErrorAtIndex { value, expected_type, .. } => {
                 ApiError::BadRequest(format!("path parameter: expected {}, got {value:?}", kind_of(expected_type)))

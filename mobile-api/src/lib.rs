@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 pub mod openapi;
 pub mod password;
+mod rfc3339;
 mod routes;
 
 use std::fmt;

@@ -24,10 +24,10 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
 }
 
-/// A hash, with the same parameters as [`hash_password`], of a random password nobody knows.
-/// Logins for unknown users verify against it, so they cost as much as a wrong password and the
-/// answer's timing does not reveal which accounts exist. (A unit test keeps its parameters in
-/// step with [`hash_password`].)
+/// A well-formed hash with the same parameters as [`hash_password`] (random salt and output, so
+/// no password matches it). Logins for unknown users verify against it: they cost as much as a
+/// wrong password, and the answer's timing does not reveal which accounts exist. A unit test keeps
+/// its parameters in step with [`hash_password`].
 pub(crate) const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$7sD1nCcjQ7OQqKH5bLNDPA$RkbcP7UBLEAi5H4kH8iS3zKJqGX7pIOGdmhhjzkCaXE";
 

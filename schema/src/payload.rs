@@ -160,10 +160,9 @@ fn check_envelope(bytes: &[u8]) -> Result<(), PayloadError> {
     match env.v {
         None => Err(PayloadError::MissingVersion),
         Some(serde_json::Value::Number(n)) if n.as_u64() == Some(PAYLOAD_VERSION as u64) => Ok(()),
-        Some(serde_json::Value::Number(n)) => Err(PayloadError::UnsupportedVersion {
-            found: n.as_u64().unwrap_or(u64::MAX),
-            supported: PAYLOAD_VERSION,
-        }),
+        Some(serde_json::Value::Number(n)) => {
+            Err(PayloadError::UnsupportedVersion { found: n.as_u64().unwrap_or(u64::MAX), supported: PAYLOAD_VERSION })
+        }
         Some(_) => Err(PayloadError::Malformed("`v` must be a number".into())),
     }
 }
@@ -290,9 +289,7 @@ mod tests {
     #[test]
     fn too_many_readings() {
         let mut b = sample();
-        b.readings = (0..=MAX_READINGS_PER_BATCH as u64)
-            .map(|seq| Reading { seq, ..b.readings[0].clone() })
-            .collect();
+        b.readings = (0..=MAX_READINGS_PER_BATCH as u64).map(|seq| Reading { seq, ..b.readings[0].clone() }).collect();
         let bytes = serde_json::to_vec(&b).unwrap();
         assert!(bytes.len() < MAX_PAYLOAD_BYTES);
         assert!(matches!(ReadingsBatch::parse(&bytes, "gw-1"), Err(PayloadError::TooManyReadings { .. })));

@@ -1,8 +1,8 @@
 //! Starting and stopping the server: database, broker (embedded or external), ingest, HTTP API.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::routing::get;
@@ -57,7 +57,8 @@ pub struct RunningServer {
 /// Opens the database, starts the broker if embedded, ingest and the HTTP API. Returns once all
 /// are listening.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
-    let store = Store::open(&cfg.database_url).await.with_context(|| format!("opening the database {}", cfg.database_url))?;
+    let store =
+        Store::open(&cfg.database_url).await.with_context(|| format!("opening the database {}", cfg.database_url))?;
     let mqtt_url = match &cfg.mqtt {
         Mqtt::Embedded(addr) => {
             let b = broker::start(*addr)?;
@@ -75,7 +76,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     let ingest = tokio::spawn(ingest::run(ingest_cfg, store.clone(), connected.clone(), shutdown.child_token()));
 
-    let secret = eldercare_mobile_api::JwtSecret::new(&cfg.jwt_secret).map_err(|e| anyhow::anyhow!("JWT secret: {e}"))?;
+    let secret =
+        eldercare_mobile_api::JwtSecret::new(&cfg.jwt_secret).map_err(|e| anyhow::anyhow!("JWT secret: {e}"))?;
     let auth = eldercare_mobile_api::AuthConfig::new(secret);
     let link = connected.clone();
     let state = eldercare_mobile_api::ApiState::new(store.clone(), auth).with_readiness(move || {

@@ -49,13 +49,8 @@ pub fn start(addr: SocketAddr) -> Result<EmbeddedBroker, BrokerError> {
         external_auth: None,
         dynamic_filters: true,
     };
-    let server = ServerSettings {
-        name: "v4".into(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections,
-    };
+    let server =
+        ServerSettings { name: "v4".into(), listen: addr, tls: None, next_connection_delay_ms: 1, connections };
     let config = Config {
         id: 0,
         router: RouterConfig {

@@ -14,7 +14,7 @@ use eldercare_store::org::OrgKind;
 use eldercare_store::{Role, Store};
 
 use crate::config::DemoArgs;
-use crate::{app, start, Mqtt, ServerConfig};
+use crate::{Mqtt, ServerConfig, app, start};
 
 /// The demo accounts, their role, and the resident a family account follows.
 pub const ACCOUNTS: [(&str, Role, &str); 4] = [
@@ -54,7 +54,11 @@ fn community() -> Vec<DemoHousehold> {
                     name: "Wang Jianguo",
                     birth_year: 1941,
                     devices: vec![
-                        dev("ox-wang-01", PulseOximeter, Story::Spo2Decline { start_s: 60.0, per_min: 1.5, floor: 84.0 }),
+                        dev(
+                            "ox-wang-01",
+                            PulseOximeter,
+                            Story::Spo2Decline { start_s: 60.0, per_min: 1.5, floor: 84.0 },
+                        ),
                         dev("hr-wang-01", HeartRateBand, Story::Healthy),
                         dev("bp-wang-01", BloodPressureCuff, Story::Healthy),
                     ],
@@ -210,7 +214,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  MQTT       {}", server.mqtt_url);
     println!("  data       {}", data_dir.display());
     println!("  accounts   admin, caregiver, family1, family2");
-    println!("  password   {password}{}", if generated { "   (generated; pass --demo-password to choose)" } else { "" });
+    println!(
+        "  password   {password}{}",
+        if generated { "   (generated; pass --demo-password to choose)" } else { "" }
+    );
     println!("  residents  3 households, 4 residents; SpO2 falls from 1 min, a fever from 1.5 min, a fall at 2.5 min");
     println!("Try:");
     println!(

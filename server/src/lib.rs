@@ -8,7 +8,7 @@ pub mod demo;
 pub mod ingest;
 pub mod telemetry;
 
-pub use app::{start, Mqtt, RunningServer, ServerConfig};
+pub use app::{Mqtt, RunningServer, ServerConfig, start};
 
 use config::{Cli, Command, ServeArgs};
 

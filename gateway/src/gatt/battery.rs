@@ -19,10 +19,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let level_percent = r.u8("battery level")?;
     Ok(Decoded {
         characteristic: Characteristic::BatteryLevel,
-        detail: Detail::Battery(BatteryDetail {
-            level_percent,
-            trailing_bytes: r.remaining(),
-        }),
+        detail: Detail::Battery(BatteryDetail { level_percent, trailing_bytes: r.remaining() }),
         samples: vec![Sample::new(Metric::Battery, f64::from(level_percent))],
         device_time_ms: None,
     })

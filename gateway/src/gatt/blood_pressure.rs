@@ -81,9 +81,8 @@ fn parse(ch: Characteristic, bytes: &[u8]) -> Result<BloodPressureDetail, Decode
     let timestamp = r.optional(flags & TIME_PRESENT != 0, |r| r.date_time("time stamp"))?;
     let pulse_rate = r.optional(flags & PULSE_PRESENT != 0, |r| r.sfloat("pulse rate"))?;
     let user_id = r.optional(flags & USER_PRESENT != 0, |r| r.u8("user id"))?;
-    let measurement_status = r.optional(flags & STATUS_PRESENT != 0, |r| {
-        r.u16("measurement status").map(status_bits)
-    })?;
+    let measurement_status =
+        r.optional(flags & STATUS_PRESENT != 0, |r| r.u16("measurement status").map(status_bits))?;
     Ok(BloodPressureDetail {
         flags,
         unit: if flags & UNIT_KPA != 0 { "kPa" } else { "mmHg" },
@@ -111,20 +110,14 @@ fn status_bits(raw: u16) -> StatusBits {
 
 pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let d = parse(Characteristic::BloodPressureMeasurement, bytes)?;
-    let to_mmhg = if d.flags & UNIT_KPA != 0 {
-        MMHG_PER_KPA
-    } else {
-        1.0
-    };
+    let to_mmhg = if d.flags & UNIT_KPA != 0 { MMHG_PER_KPA } else { 1.0 };
     let pressures = [
         (Metric::BpSystolic, d.systolic),
         (Metric::BpDiastolic, d.diastolic),
         (Metric::BpMean, d.mean_arterial_pressure),
     ];
-    let mut samples: Vec<Sample> = pressures
-        .into_iter()
-        .filter_map(|(metric, v)| v.value().map(|v| Sample::new(metric, v * to_mmhg)))
-        .collect();
+    let mut samples: Vec<Sample> =
+        pressures.into_iter().filter_map(|(metric, v)| v.value().map(|v| Sample::new(metric, v * to_mmhg))).collect();
     if let Some(pulse) = d.pulse_rate.and_then(Float11073::value) {
         samples.push(Sample::new(Metric::HeartRate, pulse));
     }
@@ -158,13 +151,7 @@ pub(super) fn decode_intermediate(bytes: &[u8]) -> Result<Decoded, DecodeError> 
 
 /// A Blood Pressure Measurement in mmHg, as SFLOATs with the fewest decimals that carry each
 /// value (120 → `120e0`); pulse rate and time stamp only when given.
-pub fn encode_mmhg(
-    systolic: f64,
-    diastolic: f64,
-    mean: f64,
-    pulse: Option<f64>,
-    time: Option<DateTime>,
-) -> Vec<u8> {
+pub fn encode_mmhg(systolic: f64, diastolic: f64, mean: f64, pulse: Option<f64>, time: Option<DateTime>) -> Vec<u8> {
     let mut flags = 0;
     if time.is_some() {
         flags |= TIME_PRESENT;
@@ -173,11 +160,7 @@ pub fn encode_mmhg(
         flags |= PULSE_PRESENT;
     }
     let mut w = Writer::default();
-    w.u8(flags)
-        .sfloat(systolic)
-        .sfloat(diastolic)
-        .sfloat(mean)
-        .date_time(time);
+    w.u8(flags).sfloat(systolic).sfloat(diastolic).sfloat(mean).date_time(time);
     if let Some(p) = pulse {
         w.sfloat(p);
     }

@@ -118,10 +118,7 @@ impl Characteristic {
     pub fn parse(s: &str) -> Result<Self, DecodeError> {
         let text = s.trim().to_ascii_lowercase();
         let as_name = text.replace(['-', ' '], "_");
-        if let Some(c) = Characteristic::ALL
-            .into_iter()
-            .find(|c| c.name() == as_name)
-        {
+        if let Some(c) = Characteristic::ALL.into_iter().find(|c| c.name() == as_name) {
             return Ok(c);
         }
         parse_uuid(&text)
@@ -134,9 +131,7 @@ impl Characteristic {
 fn parse_uuid(text: &str) -> Option<u128> {
     let hex = |digits: &str| {
         let all_hex = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit());
-        all_hex
-            .then(|| u128::from_str_radix(digits, 16).ok())
-            .flatten()
+        all_hex.then(|| u128::from_str_radix(digits, 16).ok()).flatten()
     };
     let short = text.strip_prefix("0x").unwrap_or(text);
     if short.len() == 4 {
@@ -168,12 +163,5 @@ impl std::str::FromStr for Characteristic {
 /// Formats a UUID the usual way: `00002a37-0000-1000-8000-00805f9b34fb`.
 pub fn uuid_string(uuid: u128) -> String {
     let h = format!("{uuid:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }

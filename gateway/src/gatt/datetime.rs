@@ -38,14 +38,7 @@ impl DateTime {
     pub const LEN: usize = 7;
 
     pub const fn new(year: u16, month: u8, day: u8, hours: u8, minutes: u8, seconds: u8) -> Self {
-        DateTime {
-            year,
-            month,
-            day,
-            hours,
-            minutes,
-            seconds,
-        }
+        DateTime { year, month, day, hours, minutes, seconds }
     }
 
     /// All fields 0: year, month and day unknown.
@@ -87,35 +80,19 @@ impl DateTime {
             return None;
         }
         let days = days_from_civil(year, i64::from(self.month), i64::from(self.day));
-        let seconds =
-            i64::from(self.hours) * 3600 + i64::from(self.minutes) * 60 + i64::from(self.seconds);
+        let seconds = i64::from(self.hours) * 3600 + i64::from(self.minutes) * 60 + i64::from(self.seconds);
         Some(days * MS_PER_DAY + seconds * 1000)
     }
 
     /// Reads the 7-byte wire form.
     pub fn from_bytes(b: [u8; 7]) -> Self {
-        DateTime::new(
-            u16::from_le_bytes([b[0], b[1]]),
-            b[2],
-            b[3],
-            b[4],
-            b[5],
-            b[6],
-        )
+        DateTime::new(u16::from_le_bytes([b[0], b[1]]), b[2], b[3], b[4], b[5], b[6])
     }
 
     /// The 7-byte wire form.
     pub fn to_bytes(self) -> [u8; 7] {
         let [y0, y1] = self.year.to_le_bytes();
-        [
-            y0,
-            y1,
-            self.month,
-            self.day,
-            self.hours,
-            self.minutes,
-            self.seconds,
-        ]
+        [y0, y1, self.month, self.day, self.hours, self.minutes, self.seconds]
     }
 }
 
@@ -149,16 +126,11 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let days = days + 719_468;
     let era = days.div_euclid(146_097);
     let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }

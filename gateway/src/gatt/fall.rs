@@ -115,13 +115,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     })?;
     let timestamp = r.optional(flags & TIME_PRESENT != 0, |r| r.date_time("time stamp"))?;
     let confidence_percent = r.optional(flags & CONFIDENCE_PRESENT != 0, |r| r.u8("confidence"))?;
-    let detail = FallDetail {
-        flags,
-        event,
-        timestamp,
-        confidence_percent,
-        trailing_bytes: r.remaining(),
-    };
+    let detail = FallDetail { flags, event, timestamp, confidence_percent, trailing_bytes: r.remaining() };
     Ok(Decoded {
         characteristic: Characteristic::FallEvent,
         detail: Detail::Fall(detail),

@@ -13,11 +13,7 @@ pub struct StatusBits {
 impl StatusBits {
     /// Names the set bits of `raw` from `(bit, name)` pairs.
     pub fn new(raw: u32, names: &[(u32, &'static str)]) -> Self {
-        let set = names
-            .iter()
-            .filter(|(bit, _)| raw & (1 << bit) != 0)
-            .map(|&(_, name)| name)
-            .collect();
+        let set = names.iter().filter(|(bit, _)| raw & (1 << bit) != 0).map(|&(_, name)| name).collect();
         StatusBits { raw, set }
     }
 
@@ -37,11 +33,7 @@ pub struct Coded {
 impl Coded {
     /// Looks `code` up in a table whose index is the code.
     pub fn from_table(code: u8, table: &[&'static str]) -> Self {
-        let name = table
-            .get(usize::from(code))
-            .copied()
-            .filter(|n| !n.is_empty())
-            .unwrap_or("reserved");
+        let name = table.get(usize::from(code)).copied().filter(|n| !n.is_empty()).unwrap_or("reserved");
         Coded { code, name }
     }
 }

@@ -111,13 +111,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let flags = r.u8("flags")?;
     let sequence_number = r.u16("sequence number")?;
     let base_time = r.date_time("base time")?;
-    let time_offset_minutes =
-        r.optional(flags & TIME_OFFSET_PRESENT != 0, |r| r.i16("time offset"))?;
+    let time_offset_minutes = r.optional(flags & TIME_OFFSET_PRESENT != 0, |r| r.i16("time offset"))?;
     let measured = r.optional(flags & CONCENTRATION_PRESENT != 0, |r| {
-        Ok((
-            r.sfloat("glucose concentration")?,
-            r.u8("type and sample location")?,
-        ))
+        Ok((r.sfloat("glucose concentration")?, r.u8("type and sample location")?))
     })?;
     let sensor_status = r.optional(flags & STATUS_PRESENT != 0, |r| {
         let raw = r.u16("sensor status annunciation")?;
@@ -129,24 +125,17 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         Some((_, type_location)) => (Some(type_location & 0x0F), Some(type_location >> 4)),
         None => (None, None),
     };
-    let control_solution =
-        fluid_type == Some(TYPE_CONTROL_SOLUTION) || location == Some(LOCATION_CONTROL_SOLUTION);
+    let control_solution = fluid_type == Some(TYPE_CONTROL_SOLUTION) || location == Some(LOCATION_CONTROL_SOLUTION);
     let concentration = measured.map(|(c, _)| c);
-    let mmol = concentration.and_then(Float11073::value).map(|v| {
-        if mol {
-            v * 1000.0
-        } else {
-            v * 100_000.0 / MG_PER_DL_PER_MMOL_PER_L
-        }
-    });
+    let mmol = concentration
+        .and_then(Float11073::value)
+        .map(|v| if mol { v * 1000.0 } else { v * 100_000.0 / MG_PER_DL_PER_MMOL_PER_L });
     let samples_withheld = (mmol.is_some() && control_solution).then_some("control_solution");
     let samples = match (mmol, samples_withheld) {
         (Some(v), None) => vec![Sample::new(Metric::Glucose, v)],
         _ => Vec::new(),
     };
-    let device_time_ms = base_time
-        .to_unix_ms()
-        .map(|t| t + i64::from(time_offset_minutes.unwrap_or(0)) * 60_000);
+    let device_time_ms = base_time.to_unix_ms().map(|t| t + i64::from(time_offset_minutes.unwrap_or(0)) * 60_000);
     let detail = GlucoseDetail {
         flags,
         sequence_number,

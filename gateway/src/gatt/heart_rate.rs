@@ -58,34 +58,22 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut r = Reader::new(Characteristic::HeartRateMeasurement, bytes);
     let flags = r.u8("flags")?;
     let wide = flags & VALUE_U16 != 0;
-    let heart_rate_bpm = if wide {
-        r.u16("heart rate")?
-    } else {
-        u16::from(r.u8("heart rate")?)
-    };
-    let energy_expended_kj =
-        r.optional(flags & ENERGY_PRESENT != 0, |r| r.u16("energy expended"))?;
+    let heart_rate_bpm = if wide { r.u16("heart rate")? } else { u16::from(r.u8("heart rate")?) };
+    let energy_expended_kj = r.optional(flags & ENERGY_PRESENT != 0, |r| r.u16("energy expended"))?;
     let mut rr_intervals_1024ths = Vec::new();
     if flags & RR_PRESENT != 0 {
         while r.remaining() > 0 {
             rr_intervals_1024ths.push(r.u16("RR interval")?);
         }
     }
-    let sensor_contact = match (
-        flags & CONTACT_SUPPORTED != 0,
-        flags & CONTACT_DETECTED != 0,
-    ) {
+    let sensor_contact = match (flags & CONTACT_SUPPORTED != 0, flags & CONTACT_DETECTED != 0) {
         (false, _) => SensorContact::NotSupported,
         (true, false) => SensorContact::NotDetected,
         (true, true) => SensorContact::Detected,
     };
 
     let mut samples = vec![Sample::new(Metric::HeartRate, f64::from(heart_rate_bpm))];
-    samples.extend(
-        rr_intervals_1024ths
-            .iter()
-            .map(|&rr| Sample::new(Metric::RrInterval, rr_to_ms(rr))),
-    );
+    samples.extend(rr_intervals_1024ths.iter().map(|&rr| Sample::new(Metric::RrInterval, rr_to_ms(rr))));
     let detail = HeartRateDetail {
         flags,
         value_format: if wide { "uint16" } else { "uint8" },

@@ -69,9 +69,7 @@ pub mod encode {
     pub use super::fall::encode as fall;
     pub use super::glucose::encode_mmol as glucose_mmol;
     pub use super::heart_rate::encode as heart_rate;
-    pub use super::plx::{
-        encode_continuous as plx_continuous, encode_spot_check as plx_spot_check,
-    };
+    pub use super::plx::{encode_continuous as plx_continuous, encode_spot_check as plx_spot_check};
     pub use super::thermometer::encode_celsius as temperature_celsius;
     pub use super::weight::encode_kg as weight_kg;
 }
@@ -123,24 +121,12 @@ pub enum Detail {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// The packet ends before a field its flags announce.
-    #[error(
-        "{characteristic}: packet too short: the {field} field needs {needed} bytes, got {got}"
-    )]
-    TooShort {
-        characteristic: Characteristic,
-        field: &'static str,
-        needed: usize,
-        got: usize,
-    },
+    #[error("{characteristic}: packet too short: the {field} field needs {needed} bytes, got {got}")]
+    TooShort { characteristic: Characteristic, field: &'static str, needed: usize, got: usize },
     /// A field holds a value the specification does not define, and nothing sensible can be
     /// made of the packet without it.
     #[error("{characteristic}: {field} {value:#04x} is not defined ({expected})")]
-    InvalidValue {
-        characteristic: Characteristic,
-        field: &'static str,
-        value: u32,
-        expected: &'static str,
-    },
+    InvalidValue { characteristic: Characteristic, field: &'static str, value: u32, expected: &'static str },
     /// Not a characteristic we decode.
     #[error(
         "unknown characteristic {0:?}: expected a 16-bit UUID such as 2a37, a full UUID, or a \
@@ -168,7 +154,6 @@ pub fn decode(ch: Characteristic, bytes: &[u8]) -> Result<Decoded, DecodeError> 
 
 /// Decodes a notification from the characteristic with this UUID.
 pub fn decode_uuid(uuid: u128, bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let ch = Characteristic::from_uuid(uuid)
-        .ok_or_else(|| DecodeError::UnknownCharacteristic(uuid_string(uuid)))?;
+    let ch = Characteristic::from_uuid(uuid).ok_or_else(|| DecodeError::UnknownCharacteristic(uuid_string(uuid)))?;
     decode(ch, bytes)
 }

@@ -73,12 +73,8 @@ pub const DEVICE_SENSOR_STATUS_BITS: &[(u32, &str)] = &[
 
 /// Measurement statuses under which no samples are produced: the device says the numbers are
 /// missing, invalid, or not the wearer's.
-pub const WITHHOLD: &[&str] = &[
-    "measurement_unavailable",
-    "invalid_measurement_detected",
-    "data_for_demonstration",
-    "data_for_testing",
-];
+pub const WITHHOLD: &[&str] =
+    &["measurement_unavailable", "invalid_measurement_detected", "data_for_demonstration", "data_for_testing"];
 
 /// One SpO2 and pulse rate pair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -118,10 +114,7 @@ pub struct PlxContinuousDetail {
 }
 
 fn pair(r: &mut Reader, spo2: &'static str, pr: &'static str) -> Result<SpO2Pr, DecodeError> {
-    Ok(SpO2Pr {
-        spo2: r.sfloat(spo2)?,
-        pulse_rate: r.sfloat(pr)?,
-    })
+    Ok(SpO2Pr { spo2: r.sfloat(spo2)?, pulse_rate: r.sfloat(pr)? })
 }
 
 fn measurement_status(r: &mut Reader) -> Result<StatusBits, DecodeError> {
@@ -143,13 +136,10 @@ fn samples(values: SpO2Pr, withheld: Option<&str>) -> Vec<Sample> {
     if withheld.is_some() {
         return Vec::new();
     }
-    [
-        (Metric::Spo2, values.spo2),
-        (Metric::HeartRate, values.pulse_rate),
-    ]
-    .into_iter()
-    .filter_map(|(metric, v)| v.value().map(|v| Sample::new(metric, v)))
-    .collect()
+    [(Metric::Spo2, values.spo2), (Metric::HeartRate, values.pulse_rate)]
+        .into_iter()
+        .filter_map(|(metric, v)| v.value().map(|v| Sample::new(metric, v)))
+        .collect()
 }
 
 pub(super) fn decode_spot_check(bytes: &[u8]) -> Result<Decoded, DecodeError> {
@@ -159,14 +149,10 @@ pub(super) fn decode_spot_check(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let timestamp = r.optional(flags & SPOT_TIME != 0, |r| r.date_time("time stamp"))?;
     let measurement_status = r.optional(flags & SPOT_STATUS != 0, measurement_status)?;
     let device_and_sensor_status = r.optional(flags & SPOT_DEVICE_STATUS != 0, device_status)?;
-    let pulse_amplitude_index = r.optional(flags & SPOT_PULSE_AMPLITUDE != 0, |r| {
-        r.sfloat("pulse amplitude index")
-    })?;
+    let pulse_amplitude_index = r.optional(flags & SPOT_PULSE_AMPLITUDE != 0, |r| r.sfloat("pulse amplitude index"))?;
     let device_clock_not_set = flags & SPOT_CLOCK_NOT_SET != 0;
     let samples_withheld = withheld(measurement_status.as_ref());
-    let device_time_ms = timestamp
-        .filter(|_| !device_clock_not_set)
-        .and_then(DateTime::to_unix_ms);
+    let device_time_ms = timestamp.filter(|_| !device_clock_not_set).and_then(DateTime::to_unix_ms);
     let detail = PlxSpotCheckDetail {
         flags,
         spo2: values.spo2,
@@ -191,17 +177,11 @@ pub(super) fn decode_continuous(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut r = Reader::new(Characteristic::PlxContinuous, bytes);
     let flags = r.u8("flags")?;
     let normal = pair(&mut r, "SpO2PR-Normal SpO2", "SpO2PR-Normal pulse rate")?;
-    let fast = r.optional(flags & CONT_FAST != 0, |r| {
-        pair(r, "SpO2PR-Fast SpO2", "SpO2PR-Fast pulse rate")
-    })?;
-    let slow = r.optional(flags & CONT_SLOW != 0, |r| {
-        pair(r, "SpO2PR-Slow SpO2", "SpO2PR-Slow pulse rate")
-    })?;
+    let fast = r.optional(flags & CONT_FAST != 0, |r| pair(r, "SpO2PR-Fast SpO2", "SpO2PR-Fast pulse rate"))?;
+    let slow = r.optional(flags & CONT_SLOW != 0, |r| pair(r, "SpO2PR-Slow SpO2", "SpO2PR-Slow pulse rate"))?;
     let measurement_status = r.optional(flags & CONT_STATUS != 0, measurement_status)?;
     let device_and_sensor_status = r.optional(flags & CONT_DEVICE_STATUS != 0, device_status)?;
-    let pulse_amplitude_index = r.optional(flags & CONT_PULSE_AMPLITUDE != 0, |r| {
-        r.sfloat("pulse amplitude index")
-    })?;
+    let pulse_amplitude_index = r.optional(flags & CONT_PULSE_AMPLITUDE != 0, |r| r.sfloat("pulse amplitude index"))?;
     let samples_withheld = withheld(measurement_status.as_ref());
     let detail = PlxContinuousDetail {
         flags,

@@ -13,11 +13,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(characteristic: Characteristic, bytes: &'a [u8]) -> Self {
-        Reader {
-            characteristic,
-            bytes,
-            pos: 0,
-        }
+        Reader { characteristic, bytes, pos: 0 }
     }
 
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
@@ -47,8 +43,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn u24(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        self.array(field)
-            .map(|[a, b, c]| u32::from_le_bytes([a, b, c, 0]))
+        self.array(field).map(|[a, b, c]| u32::from_le_bytes([a, b, c, 0]))
     }
 
     pub fn sfloat(&mut self, field: &'static str) -> Result<Float11073, DecodeError> {
@@ -56,8 +51,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn float(&mut self, field: &'static str) -> Result<Float11073, DecodeError> {
-        self.array(field)
-            .map(|b| Float11073::from_float(u32::from_le_bytes(b)))
+        self.array(field).map(|b| Float11073::from_float(u32::from_le_bytes(b)))
     }
 
     pub fn date_time(&mut self, field: &'static str) -> Result<DateTime, DecodeError> {
@@ -70,11 +64,7 @@ impl<'a> Reader<'a> {
         present: bool,
         read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Option<T>, DecodeError> {
-        if present {
-            read(self).map(Some)
-        } else {
-            Ok(None)
-        }
+        if present { read(self).map(Some) } else { Ok(None) }
     }
 
     /// Bytes not read yet.
@@ -103,8 +93,7 @@ impl Writer {
     }
 
     pub fn float(&mut self, v: f64) -> &mut Self {
-        self.0
-            .extend_from_slice(&Float11073::float_bits(v).to_le_bytes());
+        self.0.extend_from_slice(&Float11073::float_bits(v).to_le_bytes());
         self
     }
 

@@ -39,18 +39,8 @@ struct Format {
     max_exponent: i32,
 }
 
-const SFLOAT: Format = Format {
-    mantissa_bits: 12,
-    exponent_bits: 4,
-    min_exponent: -8,
-    max_exponent: 7,
-};
-const FLOAT: Format = Format {
-    mantissa_bits: 24,
-    exponent_bits: 8,
-    min_exponent: -128,
-    max_exponent: 127,
-};
+const SFLOAT: Format = Format { mantissa_bits: 12, exponent_bits: 4, min_exponent: -8, max_exponent: 7 };
+const FLOAT: Format = Format { mantissa_bits: 24, exponent_bits: 8, min_exponent: -128, max_exponent: 127 };
 
 impl Format {
     /// The raw (unsigned) mantissa of NaN; the other special values follow it.
@@ -127,11 +117,7 @@ impl Format {
 /// the `f64` nearest to 36.7.
 fn scale(mantissa: i64, exponent: i32) -> f64 {
     let m = mantissa as f64;
-    if exponent >= 0 {
-        m * 10f64.powi(exponent)
-    } else {
-        m / 10f64.powi(-exponent)
-    }
+    if exponent >= 0 { m * 10f64.powi(exponent) } else { m / 10f64.powi(-exponent) }
 }
 
 /// Reads the low `bits` of `raw` as a two's complement number.

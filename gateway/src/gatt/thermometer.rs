@@ -24,18 +24,8 @@ const TIME_PRESENT: u8 = 0x02;
 const TYPE_PRESENT: u8 = 0x04;
 
 /// Temperature Type codes (also characteristic 0x2A1D); 0 and 10–255 are reserved.
-pub const TYPES: &[&str] = &[
-    "",
-    "armpit",
-    "body",
-    "ear",
-    "finger",
-    "gastrointestinal_tract",
-    "mouth",
-    "rectum",
-    "toe",
-    "tympanum",
-];
+pub const TYPES: &[&str] =
+    &["", "armpit", "body", "ear", "finger", "gastrointestinal_tract", "mouth", "rectum", "toe", "tympanum"];
 
 /// The fields of a Temperature Measurement as sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,19 +44,13 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let flags = r.u8("flags")?;
     let temperature = r.float("temperature")?;
     let timestamp = r.optional(flags & TIME_PRESENT != 0, |r| r.date_time("time stamp"))?;
-    let temperature_type = r.optional(flags & TYPE_PRESENT != 0, |r| {
-        r.u8("temperature type")
-            .map(|code| Coded::from_table(code, TYPES))
-    })?;
+    let temperature_type =
+        r.optional(flags & TYPE_PRESENT != 0, |r| r.u8("temperature type").map(|code| Coded::from_table(code, TYPES)))?;
     let fahrenheit = flags & FAHRENHEIT != 0;
     let samples = temperature
         .value()
         .map(|t| {
-            let celsius = if fahrenheit {
-                (t - 32.0) * 5.0 / 9.0
-            } else {
-                t
-            };
+            let celsius = if fahrenheit { (t - 32.0) * 5.0 / 9.0 } else { t };
             Sample::new(Metric::BodyTemperature, celsius)
         })
         .into_iter()

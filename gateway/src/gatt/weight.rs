@@ -51,9 +51,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let raw_weight = r.u16("weight")?;
     let timestamp = r.optional(flags & TIME_PRESENT != 0, |r| r.date_time("time stamp"))?;
     let user_id = r.optional(flags & USER_PRESENT != 0, |r| r.u8("user id"))?;
-    let bmi_height = r.optional(flags & BMI_HEIGHT_PRESENT != 0, |r| {
-        Ok((r.u16("BMI")?, r.u16("height")?))
-    })?;
+    let bmi_height = r.optional(flags & BMI_HEIGHT_PRESENT != 0, |r| Ok((r.u16("BMI")?, r.u16("height")?)))?;
 
     // Divisions, not multiplications by 0.005 or 0.01, so 70.0 kg comes out as exactly 70.0.
     let weight = (raw_weight != UNSUCCESSFUL).then(|| {
@@ -75,10 +73,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     Ok(Decoded {
         characteristic: Characteristic::WeightMeasurement,
         detail: Detail::Weight(detail),
-        samples: kg
-            .map(|kg| Sample::new(Metric::BodyWeight, kg))
-            .into_iter()
-            .collect(),
+        samples: kg.map(|kg| Sample::new(Metric::BodyWeight, kg)).into_iter().collect(),
         device_time_ms: timestamp.and_then(DateTime::to_unix_ms),
     })
 }
@@ -88,11 +83,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 /// "measurement unsuccessful", as a scale does on overload.
 pub fn encode_kg(kg: f64, time: Option<DateTime>) -> Vec<u8> {
     let steps = (kg * 200.0).round();
-    let raw = if (0.0..f64::from(UNSUCCESSFUL)).contains(&steps) {
-        steps as u16
-    } else {
-        UNSUCCESSFUL
-    };
+    let raw = if (0.0..f64::from(UNSUCCESSFUL)).contains(&steps) { steps as u16 } else { UNSUCCESSFUL };
     let flags = if time.is_some() { TIME_PRESENT } else { 0 };
     let mut w = Writer::default();
     w.u8(flags).u16(raw).date_time(time);

@@ -8,7 +8,7 @@ mod wearable;
 
 use serde::{Deserialize, Serialize};
 
-pub use run::{run, SimulatorConfig};
+pub use run::{SimulatorConfig, run};
 pub use wearable::{Packet, Wearable};
 
 /// A home's devices. Loadable from TOML or JSON.

@@ -1,6 +1,6 @@
 //! One simulated wearable: decides when it measures and encodes what it measured as GATT bytes.
 
-use crate::gatt::{encode, Characteristic, DateTime, FallEventKind};
+use crate::gatt::{Characteristic, DateTime, FallEventKind, encode};
 
 use super::{DeviceKind, SimDevice, Story};
 
@@ -146,13 +146,21 @@ impl Wearable {
                 let sys = (128.0 + 8.0 * n).round();
                 let dia = (78.0 + 5.0 * n).round();
                 let map = ((sys + 2.0 * dia) / 3.0).round();
-                (Characteristic::BloodPressureMeasurement, encode::blood_pressure_mmhg(sys, dia, map, Some((70.0 + 4.0 * n).round()), time))
+                (
+                    Characteristic::BloodPressureMeasurement,
+                    encode::blood_pressure_mmhg(sys, dia, map, Some((70.0 + 4.0 * n).round()), time),
+                )
             }
-            DeviceKind::Scale => (Characteristic::WeightMeasurement, encode::weight_kg(((62.0 + 0.3 * n) * 10.0).round() / 10.0, time)),
+            DeviceKind::Scale => {
+                (Characteristic::WeightMeasurement, encode::weight_kg(((62.0 + 0.3 * n) * 10.0).round() / 10.0, time))
+            }
             DeviceKind::GlucoseMeter => {
                 self.glucose_seq = self.glucose_seq.wrapping_add(1);
                 let base = time.unwrap_or_else(|| DateTime::from_unix_ms(0));
-                (Characteristic::GlucoseMeasurement, encode::glucose_mmol(self.glucose_seq, base, ((6.2 + 0.8 * n) * 10.0).round() / 10.0))
+                (
+                    Characteristic::GlucoseMeasurement,
+                    encode::glucose_mmol(self.glucose_seq, base, ((6.2 + 0.8 * n) * 10.0).round() / 10.0),
+                )
             }
             DeviceKind::FallPendant => return None,
         };

@@ -123,11 +123,7 @@ async fn issue_pair(state: &ApiState, user: &UserRecord) -> Result<TokenResponse
 
 /// Argon2 verification on the blocking pool, a bounded number at a time.
 async fn verify_blocking(state: &ApiState, password: String, hash: String) -> Result<bool, ApiError> {
-    let _permit = state
-        .hashing
-        .acquire()
-        .await
-        .map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
+    let _permit = state.hashing.acquire().await.map_err(|_| ApiError::Internal("hashing semaphore closed".into()))?;
     tokio::task::spawn_blocking(move || password::verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(format!("password verification task: {e}")))

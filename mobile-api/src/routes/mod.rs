@@ -11,11 +11,7 @@ use axum::http::Uri;
 use crate::{ApiError, ApiState};
 
 pub(crate) fn router() -> Router<ApiState> {
-    Router::new()
-        .merge(auth::router())
-        .merge(residents::router())
-        .merge(vitals::router())
-        .merge(health::router())
+    Router::new().merge(auth::router()).merge(residents::router()).merge(vitals::router()).merge(health::router())
 }
 
 /// Any path no route matches.

@@ -19,9 +19,10 @@ async fn login_issues_a_bearer_token_pair_with_the_promised_claims() {
     v.set_audience(&["eldercare-api"]);
     v.set_issuer(&["eldercare"]);
     v.validate_exp = false; // issued at the test clock's time
-    let claims = jsonwebtoken::decode::<Value>(&tokens.access_token, &DecodingKey::from_secret(SECRET.as_bytes()).unwrap(), &v)
-        .unwrap()
-        .claims;
+    let claims =
+        jsonwebtoken::decode::<Value>(&tokens.access_token, &DecodingKey::from_secret(SECRET.as_bytes()).unwrap(), &v)
+            .unwrap()
+            .claims;
     assert_eq!(claims["sub"], w.caregiver.to_string());
     assert_eq!(claims["role"], "caregiver");
     assert_eq!(claims["iat"], T0 / 1000);

@@ -65,7 +65,9 @@ async fn openapi_describes_every_route() {
     assert_eq!(doc["paths"]["/api/v1/residents"]["get"]["security"][0]["bearer"], serde_json::json!([]));
     assert!(doc["paths"]["/api/v1/auth/login"]["post"].get("security").is_none());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for name in ["LoginRequest", "RefreshRequest", "TokenResponse", "Me", "Resident", "VitalPoint", "VitalHistory", "Problem"] {
+    for name in
+        ["LoginRequest", "RefreshRequest", "TokenResponse", "Me", "Resident", "VitalPoint", "VitalHistory", "Problem"]
+    {
         assert!(schemas.contains_key(name), "{name}");
     }
     let metric_codes = serde_json::to_string(&schemas["Metric"]["enum"]).unwrap();

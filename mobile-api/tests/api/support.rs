@@ -82,15 +82,7 @@ pub async fn world_with(customise: impl FnOnce(ApiState) -> ApiState) -> World {
 }
 
 pub fn reading(device: &str, seq: i64, resident_id: i64, metric: Metric, value: f64, measured_ms: i64) -> NewReading {
-    NewReading {
-        device_id: device.into(),
-        seq,
-        resident_id,
-        metric,
-        value,
-        measured_ms,
-        time_source: "device",
-    }
+    NewReading { device_id: device.into(), seq, resident_id, metric, value, measured_ms, time_source: "device" }
 }
 
 pub struct Reply {

@@ -49,7 +49,8 @@ async fn missing_and_malformed_tokens_are_refused() {
     assert_eq!(assert_refused(&none, "no token"), "missing bearer token");
     assert_eq!(none.problem(401).type_, "urn:eldercare:problem:missing-token");
 
-    let basic = Request::get("/api/v1/me").header(header::AUTHORIZATION, "Basic YWRtaW46eA==").body(Body::empty()).unwrap();
+    let basic =
+        Request::get("/api/v1/me").header(header::AUTHORIZATION, "Basic YWRtaW46eA==").body(Body::empty()).unwrap();
     assert_refused(&w.send(basic).await, "basic auth");
     assert_eq!(assert_refused(&me(&w, "garbage").await, "garbage"), "invalid access token");
     assert_refused(&me(&w, "a.b.c").await, "three garbage parts");

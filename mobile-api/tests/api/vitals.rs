@@ -41,7 +41,8 @@ async fn latest_vitals_show_values_units_and_times() {
             {"metric": "spo2", "value": 93.0, "unit": "%", "measured_at": "2024-05-01T07:50:00Z", "device_id": "ox-a"},
         ])
     );
-    let empty = w.get(&format!("/api/v1/residents/{}/vitals/latest", w.resident_c), Some(&w.token("admin").await)).await;
+    let empty =
+        w.get(&format!("/api/v1/residents/{}/vitals/latest", w.resident_c), Some(&w.token("admin").await)).await;
     assert_eq!(empty.json(), json!([]));
 }
 
@@ -59,11 +60,15 @@ async fn history_filters_by_metric_and_range() {
     assert_eq!(values(&day), vec![97.0, 95.0, 93.0]);
     assert_eq!(day["resident_id"], a);
     assert_eq!((day["metric"].as_str(), day["unit"].as_str()), (Some("spo2"), Some("%")));
-    assert_eq!((day["from"].as_str(), day["to"].as_str()), (Some("2024-04-30T08:00:00Z"), Some("2024-05-01T08:00:00Z")));
+    assert_eq!(
+        (day["from"].as_str(), day["to"].as_str()),
+        (Some("2024-04-30T08:00:00Z"), Some("2024-05-01T08:00:00Z"))
+    );
     assert_eq!(day["points"][0]["measured_at"], "2024-05-01T07:30:00Z");
 
     // from inclusive, to exclusive; offsets accepted (07:30Z == 15:30+08:00).
-    let path = format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-05-01T15:30:00%2B08:00&to=2024-05-01T07:50:00Z");
+    let path =
+        format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-05-01T15:30:00%2B08:00&to=2024-05-01T07:50:00Z");
     assert_eq!(values(&w.get(&path, Some(&token)).await.json()), vec![97.0, 95.0]);
 
     let week = format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-04-24T00:00:00Z&limit=2");

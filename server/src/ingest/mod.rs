@@ -14,15 +14,15 @@
 mod validate;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use eldercare_gateway::mqtt::MqttUrl;
 use eldercare_schema::payload::PAYLOAD_VERSION;
 use eldercare_schema::topic::{self, Channel};
 use eldercare_schema::{Ack, GatewayStatus, ReadingsBatch};
-use eldercare_store::{now_ms, DeadLetter, Store, StoreError};
+use eldercare_store::{DeadLetter, Store, StoreError, now_ms};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,10 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_request_channel_capacity(CHANNEL_CAPACITY)
-        .set_max_packet_size(crate::broker::BROKER_MAX_PACKET_BYTES + 1024, crate::broker::BROKER_MAX_PACKET_BYTES + 1024);
+        .set_max_packet_size(
+            crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
+            crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
+        );
     let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
     let mut net = rumqttc::NetworkOptions::new();
     net.set_tcp_nodelay(true);
@@ -58,7 +61,8 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
         None => topic::filter_all(c),
     });
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let link = tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
+    let link =
+        tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
     work(rx, client.clone(), store, shutdown.clone()).await;
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
@@ -178,8 +182,10 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store) -> Result<(), 
             let outcome = store.ingest(gateway_id, &split.accepted, &split.dead, received).await?;
             metrics::counter!("eldercare_ingest_batches_total").increment(1);
             metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(outcome.inserted);
-            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate").increment(outcome.duplicates);
-            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter").increment(split.rejected.len() as u64);
+            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate")
+                .increment(outcome.duplicates);
+            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter")
+                .increment(split.rejected.len() as u64);
             if !split.rejected.is_empty() {
                 tracing::warn!(gateway = gateway_id, refused = split.rejected.len(), "readings dead-lettered");
             }
@@ -190,7 +196,8 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store) -> Result<(), 
                 rejected: split.rejected,
             };
             let bytes = serde_json::to_vec(&ack).expect("ack serialises");
-            if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await {
+            if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await
+            {
                 // Stored already; the gateway resends after its timeout and is acknowledged then.
                 tracing::warn!(error = %e, "could not publish an acknowledgement");
             }

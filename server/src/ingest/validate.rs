@@ -82,7 +82,14 @@ mod tests {
     #[test]
     fn each_refusal_has_its_reason() {
         let now = 1_800_000_000_000;
-        let ok = Reading { seq: 1, device_id: "d1".into(), metric: Metric::HeartRate, value: 70.0, time_ms: now, time_source: TimeSource::Device };
+        let ok = Reading {
+            seq: 1,
+            device_id: "d1".into(),
+            metric: Metric::HeartRate,
+            value: 70.0,
+            time_ms: now,
+            time_source: TimeSource::Device,
+        };
         let batch = ReadingsBatch {
             v: 1,
             gateway_id: "gw".into(),

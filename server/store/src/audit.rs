@@ -24,11 +24,9 @@ impl Store {
 
     /// Audit entries about a resident, newest first: (at_ms, user_id, action).
     pub async fn audit_for_resident(&self, resident_id: i64) -> Result<Vec<(i64, Option<i64>, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "select at_ms, user_id, action from audit_log where resident_id = ? order by audit_id desc",
-        )
-        .bind(resident_id)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("select at_ms, user_id, action from audit_log where resident_id = ? order by audit_id desc")
+            .bind(resident_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

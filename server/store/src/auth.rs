@@ -10,22 +10,20 @@ fn to_record((user_id, username, password_hash, role, display_name): UserTuple) 
 
 impl Store {
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserTuple> = sqlx::query_as(
-            "select user_id, username, password_hash, role, display_name from users where username = ?",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<UserTuple> =
+            sqlx::query_as("select user_id, username, password_hash, role, display_name from users where username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(to_record).transpose()
     }
 
     pub async fn user_by_id(&self, user_id: i64) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserTuple> = sqlx::query_as(
-            "select user_id, username, password_hash, role, display_name from users where user_id = ?",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<UserTuple> =
+            sqlx::query_as("select user_id, username, password_hash, role, display_name from users where user_id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(to_record).transpose()
     }
 

@@ -87,9 +87,8 @@ impl Store {
 
         let latest = newest_per_vital(readings);
         for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) ",
-            );
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) ");
             qb.push_values(chunk, |mut row, r| {
                 row.push_bind(r.resident_id)
                     .push_bind(r.metric.code())

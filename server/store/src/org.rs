@@ -1,6 +1,6 @@
 //! The organisation, people and equipment: created by the demo seed and by administrators.
 
-use crate::{now_ms, Role, Store, StoreError};
+use crate::{Role, Store, StoreError, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgKind {
@@ -59,7 +59,12 @@ impl Store {
             .await?)
     }
 
-    pub async fn create_resident(&self, household_id: i64, full_name: &str, birth_year: Option<i64>) -> Result<i64, StoreError> {
+    pub async fn create_resident(
+        &self,
+        household_id: i64,
+        full_name: &str,
+        birth_year: Option<i64>,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "insert into residents (household_id, full_name, birth_year, created_ms) values (?, ?, ?, ?) \
              returning resident_id",
@@ -73,7 +78,13 @@ impl Store {
     }
 
     /// Creates an account; `password_hash` is a PHC string (argon2id), never a password.
-    pub async fn create_user(&self, username: &str, password_hash: &str, role: Role, display_name: &str) -> Result<i64, StoreError> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        display_name: &str,
+    ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "insert into users (username, password_hash, role, display_name, created_ms) values (?, ?, ?, ?, ?) \
              returning user_id",
@@ -99,7 +110,12 @@ impl Store {
     }
 
     /// Puts a family member in a resident's care circle.
-    pub async fn add_to_care_circle(&self, user_id: i64, resident_id: i64, relationship: &str) -> Result<(), StoreError> {
+    pub async fn add_to_care_circle(
+        &self,
+        user_id: i64,
+        resident_id: i64,
+        relationship: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "insert into care_circle (user_id, resident_id, relationship, created_ms) values (?, ?, ?, ?) \
              on conflict do nothing",
@@ -126,19 +142,27 @@ impl Store {
     }
 
     /// Binds a device to the gateway that forwards it and the resident who wears it.
-    pub async fn register_device(&self, device_id: &str, gateway_id: &str, resident_id: i64, kind: &str) -> Result<(), StoreError> {
+    pub async fn register_device(
+        &self,
+        device_id: &str,
+        gateway_id: &str,
+        resident_id: i64,
+        kind: &str,
+    ) -> Result<(), StoreError> {
         if device_id.is_empty() || device_id.len() > eldercare_schema::payload::MAX_DEVICE_ID_LEN {
             return Err(StoreError::Invalid(format!("device id {device_id:?}")));
         }
-        sqlx::query("insert into devices (device_id, gateway_id, resident_id, kind, created_ms) values (?, ?, ?, ?, ?)")
-            .bind(device_id)
-            .bind(gateway_id)
-            .bind(resident_id)
-            .bind(kind)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| StoreError::conflict_on_unique(e, format!("device {device_id:?}")))?;
+        sqlx::query(
+            "insert into devices (device_id, gateway_id, resident_id, kind, created_ms) values (?, ?, ?, ?, ?)",
+        )
+        .bind(device_id)
+        .bind(gateway_id)
+        .bind(resident_id)
+        .bind(kind)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::conflict_on_unique(e, format!("device {device_id:?}")))?;
         Ok(())
     }
 

@@ -72,7 +72,11 @@ async fn scope_follows_the_tree_and_the_care_circle() {
 async fn ingest_is_idempotent_and_keeps_the_newest_vital() {
     let w = world().await;
     let s = &w.store;
-    let batch = vec![reading(1, 97.0, 1000, w.resident_a), reading(2, 93.0, 3000, w.resident_a), reading(3, 95.0, 2000, w.resident_a)];
+    let batch = vec![
+        reading(1, 97.0, 1000, w.resident_a),
+        reading(2, 93.0, 3000, w.resident_a),
+        reading(3, 95.0, 2000, w.resident_a),
+    ];
     let dead = vec![DeadLetter {
         topic: "t".into(),
         gateway_id: Some("gw-1".into()),
@@ -104,9 +108,15 @@ async fn ingest_is_idempotent_and_keeps_the_newest_vital() {
 async fn duplicates_and_bad_references_are_refused() {
     let w = world().await;
     let s = &w.store;
-    assert!(matches!(s.create_user("s1", "x", Role::Family, "again").await, Err(eldercare_store::StoreError::Conflict(_))));
+    assert!(matches!(
+        s.create_user("s1", "x", Role::Family, "again").await,
+        Err(eldercare_store::StoreError::Conflict(_))
+    ));
     assert!(s.register_gateway("bad id", 1).await.is_err());
-    assert!(matches!(s.register_device("dev-a", "gw-1", w.resident_a, "x").await, Err(eldercare_store::StoreError::Conflict(_))));
+    assert!(matches!(
+        s.register_device("dev-a", "gw-1", w.resident_a, "x").await,
+        Err(eldercare_store::StoreError::Conflict(_))
+    ));
     let refresh = s.save_refresh_token("h", w.family_a, 10_000).await;
     assert!(refresh.is_ok());
     assert_eq!(s.use_refresh_token("h", 5_000).await.unwrap(), Some(w.family_a));

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use eldercare_gateway::forward::readings_from_packet;
-use eldercare_gateway::gatt::{encode, Characteristic};
-use eldercare_schema::topic::{topic, Channel};
+use eldercare_gateway::gatt::{Characteristic, encode};
+use eldercare_schema::topic::{Channel, topic};
 use eldercare_schema::{Ack, Metric};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
@@ -33,10 +33,26 @@ async fn bad_payloads_are_dead_lettered_and_good_data_flows() {
 
     let bad: Vec<(String, Vec<u8>, &str)> = vec![
         (readings.clone(), b"{not json".to_vec(), "not valid JSON"),
-        (readings.clone(), json!({"v": 2, "gateway_id": "gw-wang"}).to_string().into_bytes(), "version 2 is not supported"),
+        (
+            readings.clone(),
+            json!({"v": 2, "gateway_id": "gw-wang"}).to_string().into_bytes(),
+            "version 2 is not supported",
+        ),
         (readings.clone(), vec![b' '; 300 * 1024], "larger than the limit"),
-        (readings.clone(), json!({"v": 1, "gateway_id": "gw-chen", "batch_id": 1, "sent_ms": now, "readings": []}).to_string().into_bytes(), "does not match"),
-        (readings.clone(), json!({"v": 1, "gateway_id": "gw-wang", "batch_id": 2, "sent_ms": now, "readings": [{"seq": 1}]}).to_string().into_bytes(), "missing field"),
+        (
+            readings.clone(),
+            json!({"v": 1, "gateway_id": "gw-chen", "batch_id": 1, "sent_ms": now, "readings": []})
+                .to_string()
+                .into_bytes(),
+            "does not match",
+        ),
+        (
+            readings.clone(),
+            json!({"v": 1, "gateway_id": "gw-wang", "batch_id": 2, "sent_ms": now, "readings": [{"seq": 1}]})
+                .to_string()
+                .into_bytes(),
+            "missing field",
+        ),
         (topic("gw-wang", Channel::Status), b"\xff\xfe garbage".to_vec(), "not valid JSON"),
     ];
     for (t, payload, _) in &bad {
@@ -66,7 +82,10 @@ async fn bad_payloads_are_dead_lettered_and_good_data_flows() {
     })
     .await;
     for (_, _, expected) in &bad {
-        assert!(dead.iter().any(|(reason, ..)| reason.contains(expected)), "no dead letter says {expected:?}: {dead:?}");
+        assert!(
+            dead.iter().any(|(reason, ..)| reason.contains(expected)),
+            "no dead letter says {expected:?}: {dead:?}"
+        );
     }
     assert_eq!(store.count_readings().await.unwrap(), 1, "only the good reading was stored");
 

@@ -1,13 +1,22 @@
 //! No reading lost: the server stops while the gateway keeps producing; a gateway is killed
 //! before anything was acknowledged and restarted from its outbox.
 
-use eldercare_gateway::gatt::{encode, Characteristic};
+use eldercare_gateway::gatt::{Characteristic, encode};
 
 use crate::support::*;
 
 fn feed_heart_rates(gw: &TestGateway, n: u16) -> usize {
     // Each packet decodes to a heart rate and one RR interval.
-    (0..n).map(|i| gw.feed("hr-wang-01", Characteristic::HeartRateMeasurement, &encode::heart_rate(60 + i % 40, &[800.0], Some(true), None)).len()).sum()
+    (0..n)
+        .map(|i| {
+            gw.feed(
+                "hr-wang-01",
+                Characteristic::HeartRateMeasurement,
+                &encode::heart_rate(60 + i % 40, &[800.0], Some(true), None),
+            )
+            .len()
+        })
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

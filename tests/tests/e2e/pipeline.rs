@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use eldercare_gateway::gatt::{encode, Characteristic};
+use eldercare_gateway::gatt::{Characteristic, encode};
 use eldercare_gateway::home::{self, SimulatedGatewayConfig};
 use eldercare_gateway::sim::{DeviceKind, Scenario, SimDevice, SimulatorConfig, Story};
 use eldercare_gateway::uplink::UplinkConfig;
@@ -19,7 +19,11 @@ async fn gatt_bytes_reach_the_family_app_intact() {
     let w = World::new().await;
     let gw = TestGateway::start("gw-wang", &w.broker, &w.outbox_dir("gw-wang"));
     gw.feed("ox-wang-01", Characteristic::PlxSpotCheck, &encode::plx_spot_check(93.0, 71.0, None));
-    gw.feed("bp-wang-01", Characteristic::BloodPressureMeasurement, &encode::blood_pressure_mmhg(152.0, 91.0, 111.0, None, None));
+    gw.feed(
+        "bp-wang-01",
+        Characteristic::BloodPressureMeasurement,
+        &encode::blood_pressure_mmhg(152.0, 91.0, 111.0, None, None),
+    );
     gw.feed("hr-wang-01", Characteristic::HeartRateMeasurement, &encode::heart_rate(77, &[779.2], Some(true), None));
     gw.feed("th-li-01", Characteristic::TemperatureMeasurement, &encode::temperature_celsius(38.2, None));
     gw.drained().await;
@@ -75,7 +79,11 @@ async fn scope_family_reads_only_its_own_resident() {
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["full_name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Chen Mei"]);
     assert_eq!(get(http, &family2, &format!("/api/v1/residents/{chen}")).await.0, 200);
-    for path in [format!("/api/v1/residents/{wang}"), format!("/api/v1/residents/{wang}/vitals/latest"), format!("/api/v1/residents/{wang}/vitals?metric=spo2")] {
+    for path in [
+        format!("/api/v1/residents/{wang}"),
+        format!("/api/v1/residents/{wang}/vitals/latest"),
+        format!("/api/v1/residents/{wang}/vitals?metric=spo2"),
+    ] {
         let (status, body) = get(http, &family2, &path).await;
         assert_eq!(status, 404, "{path}");
         assert!(!body.to_string().contains("Wang"), "nothing leaks: {body}");
@@ -90,9 +98,24 @@ async fn simulated_home_runs_through_the_whole_system() {
     let w = World::new().await;
     let scenario = Scenario {
         devices: vec![
-            SimDevice { device_id: "hr-chen-01".into(), kind: DeviceKind::HeartRateBand, every_s: Some(0.2), story: Story::Healthy },
-            SimDevice { device_id: "gl-chen-01".into(), kind: DeviceKind::GlucoseMeter, every_s: Some(0.5), story: Story::Healthy },
-            SimDevice { device_id: "fp-chen-01".into(), kind: DeviceKind::FallPendant, every_s: None, story: Story::Fall { at_s: 0.5, cancelled: false } },
+            SimDevice {
+                device_id: "hr-chen-01".into(),
+                kind: DeviceKind::HeartRateBand,
+                every_s: Some(0.2),
+                story: Story::Healthy,
+            },
+            SimDevice {
+                device_id: "gl-chen-01".into(),
+                kind: DeviceKind::GlucoseMeter,
+                every_s: Some(0.5),
+                story: Story::Healthy,
+            },
+            SimDevice {
+                device_id: "fp-chen-01".into(),
+                kind: DeviceKind::FallPendant,
+                every_s: None,
+                story: Story::Fall { at_s: 0.5, cancelled: false },
+            },
         ],
     };
     let mut simulator = SimulatorConfig::new(scenario);

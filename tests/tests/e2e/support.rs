@@ -12,7 +12,7 @@ use eldercare_gateway::mqtt::MqttUrl;
 use eldercare_gateway::outbox::Outbox;
 use eldercare_gateway::uplink::{self, DeviceBoard, UplinkConfig, UplinkStats};
 use eldercare_server::{Mqtt, RunningServer, ServerConfig};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -99,7 +99,14 @@ impl TestGateway {
         let wake = Arc::new(Notify::new());
         let stats = Arc::new(UplinkStats::default());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(uplink::run(cfg, outbox.clone(), wake.clone(), DeviceBoard::default(), stats.clone(), shutdown.clone()));
+        let task = tokio::spawn(uplink::run(
+            cfg,
+            outbox.clone(),
+            wake.clone(),
+            DeviceBoard::default(),
+            stats.clone(),
+            shutdown.clone(),
+        ));
         TestGateway { outbox, stats, wake, shutdown, task }
     }
 

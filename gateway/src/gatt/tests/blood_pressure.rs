@@ -20,14 +20,7 @@ fn detail(d: &Decoded) -> &BloodPressureDetail {
 fn minimal_mmhg() {
     // flags 0x00: 0x0079 = 121, 0x0051 = 81, 0x005F = 95 mmHg (SFLOAT exponent 0).
     let d = ok(BP, "00 79 00 51 00 5f 00");
-    assert_samples(
-        &d,
-        &[
-            (Metric::BpSystolic, 121.0),
-            (Metric::BpDiastolic, 81.0),
-            (Metric::BpMean, 95.0),
-        ],
-    );
+    assert_samples(&d, &[(Metric::BpSystolic, 121.0), (Metric::BpDiastolic, 81.0), (Metric::BpMean, 95.0)]);
     assert_eq!(detail(&d).unit, "mmHg");
     assert_eq!(d.device_time_ms, None);
 }
@@ -36,18 +29,10 @@ fn minimal_mmhg() {
 fn all_optional_fields() {
     // flags 0x1E: time stamp 2024-03-15 08:30:00, pulse 0x0048 = 72, user 1, status 0x0004
     // (irregular pulse).
-    let d = ok(
-        BP,
-        "1e 78 00 50 00 5d 00 e8 07 03 0f 08 1e 00 48 00 01 04 00",
-    );
+    let d = ok(BP, "1e 78 00 50 00 5d 00 e8 07 03 0f 08 1e 00 48 00 01 04 00");
     assert_samples(
         &d,
-        &[
-            (Metric::BpSystolic, 120.0),
-            (Metric::BpDiastolic, 80.0),
-            (Metric::BpMean, 93.0),
-            (Metric::HeartRate, 72.0),
-        ],
+        &[(Metric::BpSystolic, 120.0), (Metric::BpDiastolic, 80.0), (Metric::BpMean, 93.0), (Metric::HeartRate, 72.0)],
     );
     assert_eq!(d.device_time_ms, Some(1_710_491_400_000));
     let b = detail(&d);
@@ -63,11 +48,7 @@ fn kpa_is_converted_to_mmhg() {
     let d = ok(BP, "01 a0 f0 6b f0 7d f0");
     assert_samples(
         &d,
-        &[
-            (Metric::BpSystolic, 120.009872),
-            (Metric::BpDiastolic, 80.2566019),
-            (Metric::BpMean, 93.7577125),
-        ],
+        &[(Metric::BpSystolic, 120.009872), (Metric::BpDiastolic, 80.2566019), (Metric::BpMean, 93.7577125)],
     );
     assert_eq!(detail(&d).unit, "kPa");
     assert_eq!(json(&d)["systolic"], 16.0);
@@ -77,10 +58,7 @@ fn kpa_is_converted_to_mmhg() {
 fn special_values_give_no_samples() {
     // flags 0x04: MAP 0x07FF (NaN: the cuff does not compute it), pulse 0x0800 (NRes).
     let d = ok(BP, "04 78 00 50 00 ff 07 00 08");
-    assert_samples(
-        &d,
-        &[(Metric::BpSystolic, 120.0), (Metric::BpDiastolic, 80.0)],
-    );
+    assert_samples(&d, &[(Metric::BpSystolic, 120.0), (Metric::BpDiastolic, 80.0)]);
     assert_eq!(json(&d)["mean_arterial_pressure"], "NaN");
     assert_eq!(json(&d)["pulse_rate"], "NRes");
 }
@@ -90,10 +68,7 @@ fn unknown_year_gives_no_device_time() {
     // Time stamp with year 0 (unknown), as cuffs whose clock was never set send.
     let d = ok(BP, "02 78 00 50 00 5d 00 00 00 03 0f 08 1e 00");
     assert_eq!(d.device_time_ms, None);
-    assert_eq!(
-        detail(&d).timestamp,
-        Some(DateTime::new(0, 3, 15, 8, 30, 0))
-    );
+    assert_eq!(detail(&d).timestamp, Some(DateTime::new(0, 3, 15, 8, 30, 0)));
     assert_eq!(d.samples.len(), 3);
 }
 
@@ -102,17 +77,11 @@ fn status_bits_and_pulse_rate_range() {
     // 0x0009: body movement (bit 0) and pulse rate range 0b01 (bits 3–4: above upper limit).
     let d = ok(BP, "10 78 00 50 00 5d 00 09 00");
     let status = detail(&d).measurement_status.clone().unwrap();
-    assert_eq!(
-        status.set,
-        ["body_movement_detected", "pulse_rate_exceeds_upper_limit"]
-    );
+    assert_eq!(status.set, ["body_movement_detected", "pulse_rate_exceeds_upper_limit"]);
     // 0x0038: range 0b11 (reserved) and improper position (bit 5).
     let d = ok(BP, "10 78 00 50 00 5d 00 38 00");
     let status = detail(&d).measurement_status.clone().unwrap();
-    assert_eq!(
-        status.set,
-        ["improper_measurement_position", "pulse_rate_range_reserved"]
-    );
+    assert_eq!(status.set, ["improper_measurement_position", "pulse_rate_range_reserved"]);
 }
 
 #[test]
@@ -124,18 +93,9 @@ fn unknown_user_is_255() {
 #[test]
 fn truncated_packets() {
     assert_eq!(too_short(BP, "00 78 00 50"), ("diastolic", 5, 4));
-    assert_eq!(
-        too_short(BP, "02 78 00 50 00 5d 00 e8 07 03"),
-        ("time stamp", 14, 10)
-    );
-    assert_eq!(
-        too_short(BP, "04 78 00 50 00 5d 00 48"),
-        ("pulse rate", 9, 8)
-    );
-    assert_eq!(
-        too_short(BP, "10 78 00 50 00 5d 00 04"),
-        ("measurement status", 9, 8)
-    );
+    assert_eq!(too_short(BP, "02 78 00 50 00 5d 00 e8 07 03"), ("time stamp", 14, 10));
+    assert_eq!(too_short(BP, "04 78 00 50 00 5d 00 48"), ("pulse rate", 9, 8));
+    assert_eq!(too_short(BP, "10 78 00 50 00 5d 00 04"), ("measurement status", 9, 8));
 }
 
 #[test]
@@ -155,18 +115,12 @@ fn intermediate_cuff_pressure_gives_no_samples() {
     assert!(d.samples.is_empty());
     assert_eq!(json(&d)["current_cuff_pressure"], 10.7);
     assert_eq!(json(&d)["unit"], "kPa");
-    assert_eq!(
-        too_short(CUFF, "00 50 00 ff 07"),
-        ("mean arterial pressure", 7, 5)
-    );
+    assert_eq!(too_short(CUFF, "00 50 00 ff 07"), ("mean arterial pressure", 7, 5));
 }
 
 #[test]
 fn encoder_produces_the_vectors() {
-    assert_eq!(
-        encode::blood_pressure_mmhg(121.0, 81.0, 95.0, None, None),
-        hex("00 79 00 51 00 5f 00")
-    );
+    assert_eq!(encode::blood_pressure_mmhg(121.0, 81.0, 95.0, None, None), hex("00 79 00 51 00 5f 00"));
     let time = DateTime::new(2024, 3, 15, 8, 30, 0);
     assert_eq!(
         encode::blood_pressure_mmhg(120.0, 80.0, 93.0, Some(72.0), Some(time)),

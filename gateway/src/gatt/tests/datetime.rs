@@ -53,18 +53,12 @@ fn leap_days_and_the_ends_of_the_range() {
 fn from_unix_ms_truncates_towards_the_past() {
     let t = DateTime::from_unix_ms(1_710_491_400_999);
     assert_eq!(t, DateTime::new(2024, 3, 15, 8, 30, 0));
-    assert_eq!(
-        DateTime::from_unix_ms(-1),
-        DateTime::new(1969, 12, 31, 23, 59, 59)
-    );
+    assert_eq!(DateTime::from_unix_ms(-1), DateTime::new(1969, 12, 31, 23, 59, 59));
 }
 
 #[test]
 fn from_unix_ms_outside_the_field_range_is_unknown() {
     assert_eq!(DateTime::from_unix_ms(i64::MAX), DateTime::UNKNOWN);
     assert_eq!(DateTime::from_unix_ms(i64::MIN), DateTime::UNKNOWN);
-    assert_eq!(
-        DateTime::from_unix_ms(-12_244_089_600_001),
-        DateTime::UNKNOWN
-    );
+    assert_eq!(DateTime::from_unix_ms(-12_244_089_600_001), DateTime::UNKNOWN);
 }

@@ -77,23 +77,14 @@ fn truncated_packets() {
     assert_eq!(too_short(FALL, ""), ("flags", 1, 0));
     assert_eq!(too_short(FALL, "00"), ("event type", 2, 1));
     assert_eq!(too_short(FALL, "01 01 e8 07 03"), ("time stamp", 9, 5));
-    assert_eq!(
-        too_short(FALL, "03 01 e8 07 03 0f 08 1e 00"),
-        ("confidence", 10, 9)
-    );
+    assert_eq!(too_short(FALL, "03 01 e8 07 03 0f 08 1e 00"), ("confidence", 10, 9));
 }
 
 #[test]
 fn encoder() {
+    assert_eq!(encode::fall(FallEventKind::FallDetected, None), hex("00 01"));
     assert_eq!(
-        encode::fall(FallEventKind::FallDetected, None),
-        hex("00 01")
-    );
-    assert_eq!(
-        encode::fall(
-            FallEventKind::HelpButton,
-            Some(DateTime::new(2024, 3, 15, 8, 30, 0))
-        ),
+        encode::fall(FallEventKind::HelpButton, Some(DateTime::new(2024, 3, 15, 8, 30, 0))),
         hex("01 03 e8 07 03 0f 08 1e 00")
     );
 }

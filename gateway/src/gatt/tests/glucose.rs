@@ -28,20 +28,8 @@ fn kg_per_litre_is_converted() {
     let g = detail(&d);
     assert_eq!(g.sequence_number, 1);
     assert_eq!(g.unit, Some("kg/L"));
-    assert_eq!(
-        g.fluid_type,
-        Some(Coded {
-            code: 1,
-            name: "capillary_whole_blood"
-        })
-    );
-    assert_eq!(
-        g.sample_location,
-        Some(Coded {
-            code: 1,
-            name: "finger"
-        })
-    );
+    assert_eq!(g.fluid_type, Some(Coded { code: 1, name: "capillary_whole_blood" }));
+    assert_eq!(g.sample_location, Some(Coded { code: 1, name: "finger" }));
     assert_eq!(json(&d)["type"]["name"], "capillary_whole_blood");
 }
 
@@ -63,10 +51,7 @@ fn time_offset_and_sensor_status() {
     assert_eq!(d.device_time_ms, Some(1_704_067_500_000));
     let g = detail(&d);
     assert_eq!(g.time_offset_minutes, Some(15));
-    assert_eq!(
-        g.sensor_status.as_ref().unwrap().set,
-        ["device_battery_low"]
-    );
+    assert_eq!(g.sensor_status.as_ref().unwrap().set, ["device_battery_low"]);
 }
 
 #[test]
@@ -89,10 +74,7 @@ fn context_follows_flag() {
 fn control_solution_is_withheld() {
     // 0x4A: type 10 and location 4, both "control solution"; 0x1A and 0x42: one of the two.
     for type_location in ["4a", "1a", "42"] {
-        let d = ok(
-            GL,
-            &format!("02 04 00 e8 07 02 1d 09 0f 00 5f b0 {type_location}"),
-        );
+        let d = ok(GL, &format!("02 04 00 e8 07 02 1d 09 0f 00 5f b0 {type_location}"));
         assert!(d.samples.is_empty(), "{type_location}");
         assert_eq!(detail(&d).samples_withheld, Some("control_solution"));
     }
@@ -127,21 +109,12 @@ fn reserved_and_unavailable_codes() {
 #[test]
 fn truncated_packets() {
     assert_eq!(too_short(GL, "00 01 00 e8 07"), ("base time", 10, 5));
-    assert_eq!(
-        too_short(GL, "02 01 00 e8 07 02 1d 09 0f 00 5f b0"),
-        ("type and sample location", 13, 12)
-    );
-    assert_eq!(
-        too_short(GL, "08 01 00 e8 07 02 1d 09 0f 00 01"),
-        ("sensor status annunciation", 12, 11)
-    );
+    assert_eq!(too_short(GL, "02 01 00 e8 07 02 1d 09 0f 00 5f b0"), ("type and sample location", 13, 12));
+    assert_eq!(too_short(GL, "08 01 00 e8 07 02 1d 09 0f 00 01"), ("sensor status annunciation", 12, 11));
 }
 
 #[test]
 fn encoder_produces_the_vectors() {
     let base = DateTime::new(2024, 2, 29, 9, 15, 0);
-    assert_eq!(
-        encode::glucose_mmol(42, base, 5.6),
-        hex("06 2a 00 e8 07 02 1d 09 0f 00 38 c0 12")
-    );
+    assert_eq!(encode::glucose_mmol(42, base, 5.6), hex("06 2a 00 e8 07 02 1d 09 0f 00 38 c0 12"));
 }

@@ -38,14 +38,7 @@ fn contact_detected_with_rr_intervals() {
     // flags 0x16: RR present, contact supported and detected; 75 /min; RR 0x0400 = 1024/1024 s
     // = 1000 ms and 0x03A0 = 928/1024 s = 906.25 ms, oldest first.
     let d = ok(HR, "16 4b 00 04 a0 03");
-    assert_samples(
-        &d,
-        &[
-            (Metric::HeartRate, 75.0),
-            (Metric::RrInterval, 1000.0),
-            (Metric::RrInterval, 906.25),
-        ],
-    );
+    assert_samples(&d, &[(Metric::HeartRate, 75.0), (Metric::RrInterval, 1000.0), (Metric::RrInterval, 906.25)]);
     assert_eq!(detail(&d).sensor_contact, SensorContact::Detected);
     assert_eq!(detail(&d).rr_intervals_1024ths, [1024, 928]);
 }
@@ -73,10 +66,7 @@ fn all_fields_uint16() {
     // flags 0x1F: uint16 0x0050 = 80, contact detected, energy 0xFFFF (the spec's "65535 kJ or
     // more"), one RR 0x0300 = 768/1024 s = 750 ms.
     let d = ok(HR, "1f 50 00 ff ff 00 03");
-    assert_samples(
-        &d,
-        &[(Metric::HeartRate, 80.0), (Metric::RrInterval, 750.0)],
-    );
+    assert_samples(&d, &[(Metric::HeartRate, 80.0), (Metric::RrInterval, 750.0)]);
     assert_eq!(detail(&d).energy_expended_kj, Some(0xFFFF));
 }
 
@@ -108,22 +98,13 @@ fn truncated_packets() {
 #[test]
 fn error_message_is_readable() {
     let err = decode(HR, &hex("01 2c")).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "heart_rate_measurement: packet too short: the heart rate field needs 3 bytes, got 2"
-    );
+    assert_eq!(err.to_string(), "heart_rate_measurement: packet too short: the heart rate field needs 3 bytes, got 2");
 }
 
 #[test]
 fn encoder_produces_the_vectors() {
     assert_eq!(encode::heart_rate(72, &[], None, None), hex("00 48"));
     assert_eq!(encode::heart_rate(300, &[], None, None), hex("01 2c 01"));
-    assert_eq!(
-        encode::heart_rate(75, &[1000.0, 906.25], Some(true), None),
-        hex("16 4b 00 04 a0 03")
-    );
-    assert_eq!(
-        encode::heart_rate(0, &[], Some(false), Some(1000)),
-        hex("0c 00 e8 03")
-    );
+    assert_eq!(encode::heart_rate(75, &[1000.0, 906.25], Some(true), None), hex("16 4b 00 04 a0 03"));
+    assert_eq!(encode::heart_rate(0, &[], Some(false), Some(1000)), hex("0c 00 e8 03"));
 }

@@ -30,12 +30,7 @@ pub(super) fn ok(ch: Characteristic, s: &str) -> Decoded {
 /// Decodes a vector that must be too short; returns (field, needed, got).
 pub(super) fn too_short(ch: Characteristic, s: &str) -> (&'static str, usize, usize) {
     match decode(ch, &hex(s)) {
-        Err(DecodeError::TooShort {
-            characteristic,
-            field,
-            needed,
-            got,
-        }) => {
+        Err(DecodeError::TooShort { characteristic, field, needed, got }) => {
             assert_eq!(characteristic, ch);
             (field, needed, got)
         }
@@ -47,17 +42,10 @@ pub(super) fn too_short(ch: Characteristic, s: &str) -> (&'static str, usize, us
 #[track_caller]
 pub(super) fn assert_samples(d: &Decoded, expected: &[(Metric, f64)]) {
     let got: Vec<(Metric, f64)> = d.samples.iter().map(|s| (s.metric, s.value)).collect();
-    assert_eq!(
-        got.len(),
-        expected.len(),
-        "samples {got:?}, expected {expected:?}"
-    );
+    assert_eq!(got.len(), expected.len(), "samples {got:?}, expected {expected:?}");
     for ((gm, gv), (em, ev)) in got.iter().zip(expected) {
         assert_eq!(gm, em, "samples {got:?}, expected {expected:?}");
-        assert!(
-            (gv - ev).abs() <= 1e-9 * ev.abs().max(1.0),
-            "{gm}: got {gv}, expected {ev}"
-        );
+        assert!((gv - ev).abs() <= 1e-9 * ev.abs().max(1.0), "{gm}: got {gv}, expected {ev}");
     }
 }
 

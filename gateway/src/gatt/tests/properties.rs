@@ -12,11 +12,7 @@ fn check_total(ch: Characteristic, bytes: &[u8]) -> Result<(), TestCaseError> {
     match decode(ch, bytes) {
         Ok(d) => {
             prop_assert_eq!(d.characteristic, ch);
-            prop_assert!(
-                d.samples.iter().all(|s| s.value.is_finite()),
-                "{:?}",
-                d.samples
-            );
+            prop_assert!(d.samples.iter().all(|s| s.value.is_finite()), "{:?}", d.samples);
             prop_assert!(serde_json::to_string(&d).is_ok());
         }
         Err(e) => prop_assert!(!e.to_string().is_empty()),
@@ -54,10 +50,7 @@ never_panics! {
 fn prefixes_are_too_short(ch: Characteristic, bytes: &[u8]) -> Result<(), TestCaseError> {
     for len in 0..bytes.len() {
         let result = decode(ch, &bytes[..len]);
-        prop_assert!(
-            matches!(result, Err(DecodeError::TooShort { .. })),
-            "{ch} prefix {len}: {result:?}"
-        );
+        prop_assert!(matches!(result, Err(DecodeError::TooShort { .. })), "{ch} prefix {len}: {result:?}");
     }
     Ok(())
 }

@@ -39,13 +39,7 @@ fn time_stamp_and_type() {
     let d = ok(HT, "06 8d 0e 00 fe e7 07 0b 02 07 05 09 03");
     assert_samples(&d, &[(Metric::BodyTemperature, 37.25)]);
     assert_eq!(d.device_time_ms, Some(1_698_908_709_000));
-    assert_eq!(
-        detail(&d).temperature_type,
-        Some(Coded {
-            code: 3,
-            name: "ear"
-        })
-    );
+    assert_eq!(detail(&d).temperature_type, Some(Coded { code: 3, name: "ear" }));
 }
 
 #[test]
@@ -61,12 +55,7 @@ fn reserved_temperature_types() {
 #[test]
 fn special_values_give_no_sample() {
     // FLOAT NaN 0x007FFFFF, NaN with exponent -1 (0xFF7FFFFF, our mantissa-only rule), +INF.
-    for vector in [
-        "00 ff ff 7f 00",
-        "00 ff ff 7f ff",
-        "00 fe ff 7f 00",
-        "01 00 00 80 00",
-    ] {
+    for vector in ["00 ff ff 7f 00", "00 ff ff 7f ff", "00 fe ff 7f 00", "01 00 00 80 00"] {
         let d = ok(HT, vector);
         assert!(d.samples.is_empty(), "{vector}");
     }
@@ -90,10 +79,7 @@ fn truncated_packets() {
 
 #[test]
 fn encoder_produces_the_vectors() {
-    assert_eq!(
-        encode::temperature_celsius(36.7, None),
-        hex("00 6f 01 00 ff")
-    );
+    assert_eq!(encode::temperature_celsius(36.7, None), hex("00 6f 01 00 ff"));
     assert_eq!(
         encode::temperature_celsius(36.7, Some(DateTime::new(2023, 11, 2, 7, 5, 9))),
         hex("02 6f 01 00 ff e7 07 0b 02 07 05 09")

@@ -40,10 +40,7 @@ fn si_all_fields() {
     assert_samples(&d, &[(Metric::BodyWeight, 80.5)]);
     assert_eq!(d.device_time_ms, Some(1_717_221_600_000));
     let w = detail(&d);
-    assert_eq!(
-        (w.user_id, w.bmi, w.height),
-        (Some(2), Some(24.8), Some(1.802))
-    );
+    assert_eq!((w.user_id, w.bmi, w.height), (Some(2), Some(24.8), Some(1.802)));
 }
 
 #[test]
@@ -78,10 +75,7 @@ fn truncated_packets() {
 #[test]
 fn encoder_produces_the_vectors() {
     assert_eq!(encode::weight_kg(70.0, None), hex("00 b0 36"));
-    assert_eq!(
-        encode::weight_kg(80.5, Some(DateTime::new(2024, 6, 1, 6, 0, 0))),
-        hex("02 e4 3e e8 07 06 01 06 00 00")
-    );
+    assert_eq!(encode::weight_kg(80.5, Some(DateTime::new(2024, 6, 1, 6, 0, 0))), hex("02 e4 3e e8 07 06 01 06 00 00"));
     // Beyond the field (327.67 kg), negative or NaN: "measurement unsuccessful".
     for kg in [400.0, -1.0, f64::NAN] {
         assert_eq!(encode::weight_kg(kg, None), hex("00 ff ff"), "{kg}");
