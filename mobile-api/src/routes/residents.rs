@@ -57,7 +57,7 @@ pub(crate) async fn get_resident(
     Path(resident_id): Path<i64>,
 ) -> Result<Json<Resident>, ApiError> {
     let row = visible_or_not_found(&state, &user, resident_id).await?;
-    
+    state.audit(Some(user.user_id), "resident.read", Some(resident_id), "").await?;
     Ok(Json(to_resident(row)))
 }
 
