@@ -1,12 +1,12 @@
 //! The write side of ingest: one transaction per batch, idempotent on the reading's identity.
 
 use eldercare_schema::Metric;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::Sqlite;
 
 use crate::{DeviceRow, Store, StoreError};
 
 /// Rows per INSERT statement (9 parameters each, well under SQLite's limit of 32,766).
-const ROWS_PER_STATEMENT: usize = 500;
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// A validated reading, ready to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,52 +61,9 @@ impl Store {
         dead: &[DeadLetter],
         received_ms: i64,
     ) -> Result<IngestOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut outcome = IngestOutcome::default();
-        for chunk in readings.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, \
-                 measured_ms, received_ms, time_source) ",
-            );
-            qb.push_values(chunk, |mut row, r| {
-                row.push_bind(gateway_id)
-                    .push_bind(&r.device_id)
-                    .push_bind(r.seq)
-                    .push_bind(r.resident_id)
-                    .push_bind(r.metric.code())
-                    .push_bind(r.value)
-                    .push_bind(r.measured_ms)
-                    .push_bind(received_ms)
-                    .push_bind(r.time_source);
-            });
-            qb.push(" on conflict do nothing");
-            let done = qb.build().execute(&mut *tx).await?;
-            outcome.inserted += done.rows_affected();
-        }
-        outcome.duplicates = readings.len() as u64 - outcome.inserted;
-
-        let latest = newest_per_vital(readings);
-        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) ");
-            qb.push_values(chunk, |mut row, r| {
-                row.push_bind(r.resident_id)
-                    .push_bind(r.metric.code())
-                    .push_bind(r.value)
-                    .push_bind(r.measured_ms)
-                    .push_bind(&r.device_id);
-            });
-            qb.push(
-                " on conflict (resident_id, metric) do update set value = excluded.value, \
-                 measured_ms = excluded.measured_ms, device_id = excluded.device_id \
-                 where excluded.measured_ms > latest_vitals.measured_ms",
-            );
-            qb.build().execute(&mut *tx).await?;
-        }
-
-        for d in dead {
-            outcome.dead_lettered += insert_dead_letter(&mut tx, d, received_ms).await?;
-        }
+        let mut tx = self.begin().await?;
+        let mut outcome = tx.insert_readings(gateway_id, readings, received_ms).await?.0;
+        outcome.dead_lettered = tx.dead_letters(dead, received_ms).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -138,7 +95,7 @@ impl Store {
     }
 }
 
-async fn insert_dead_letter(
+pub(crate) async fn insert_dead_letter(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     d: &DeadLetter,
     received_ms: i64,
@@ -161,7 +118,7 @@ async fn insert_dead_letter(
 
 /// The newest reading per (resident, metric) of a batch: one upsert row each, since one statement
 /// may not update the same row twice.
-fn newest_per_vital(readings: &[NewReading]) -> Vec<&NewReading> {
+pub(crate) fn newest_per_vital(readings: &[NewReading]) -> Vec<&NewReading> {
     let mut newest: std::collections::HashMap<(i64, Metric), &NewReading> = Default::default();
     for r in readings {
         newest

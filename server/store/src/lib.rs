@@ -6,13 +6,16 @@
 //! is what lets ingest acknowledge a reading to its gateway). Storage never knows about HTTP.
 
 mod account;
+pub mod alerts;
 mod audit;
 mod auth;
 mod error;
+pub mod escalation;
 mod ingest;
 mod model;
 pub mod org;
 mod query;
+mod tx;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use error::StoreError;
 pub use ingest::{DeadLetter, IngestOutcome, NewReading};
+pub use tx::{Raised, StoreTx, Subject};
 pub use model::{DeviceRow, ResidentRow, Role, UserRecord, Viewer, VitalRow};
 
 /// The handle every part shares; cheap to clone.
