@@ -29,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthConfig, AuthUser, JwtSecret, WeakSecret};
 pub use error::ApiError;
+pub use routes::live::LiveHub;
 
 /// Largest request body accepted, bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -50,6 +51,8 @@ pub struct ApiState {
     cors_origins: Arc<[String]>,
     /// Bounds concurrent argon2 work (each verification holds ~19 MiB).
     pub(crate) hashing: Arc<Semaphore>,
+    /// The live stream's feed, when the server runs one.
+    pub(crate) live: Option<routes::live::LiveHub>,
 }
 
 impl ApiState {
@@ -63,6 +66,7 @@ impl ApiState {
             readiness: None,
             cors_origins: Arc::from([]),
             hashing: Arc::new(Semaphore::new(permits)),
+            live: None,
         }
     }
 
@@ -83,6 +87,12 @@ impl ApiState {
     /// any. Empty (the default): no CORS headers at all.
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
         self.cors_origins = origins.into();
+        self
+    }
+
+    /// Serves `/api/v1/live` from this feed (see [`LiveHub::spawn`]).
+    pub fn with_live(mut self, hub: LiveHub) -> Self {
+        self.live = Some(hub);
         self
     }
 
@@ -151,6 +161,8 @@ pub fn app(state: ApiState) -> Router {
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        // Streams last longer than any request timeout.
+        .merge(routes::live::router())
         .layer(middleware::map_response(error::problem_for_bare_errors))
         .layer(TraceLayer::new_for_http());
     let router = match cors {

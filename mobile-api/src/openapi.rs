@@ -56,9 +56,21 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The whole document: the core routes and the alert routes.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::routes::alerts::AlertsDoc::openapi());
+    doc.merge(LiveDoc::openapi());
+    doc
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(crate::routes::live::live))]
+struct LiveDoc;
+
 pub(crate) fn router() -> Router<ApiState> {
     // Rendered once; every request gets the same bytes.
-    let doc: Arc<str> = ApiDoc::openapi().to_json().unwrap_or_default().into();
+    let doc: Arc<str> = document().to_json().unwrap_or_default().into();
     Router::new().route(
         "/api/openapi.json",
         get(move || {

@@ -11,6 +11,7 @@ use eldercare_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{self, AlertSettings, Clock};
 use crate::{broker, ingest, telemetry};
 
 /// Which MQTT broker to use.
@@ -30,6 +31,10 @@ pub struct ServerConfig {
     pub jwt_secret: String,
     /// Stable name of this instance; its MQTT client id derives from it.
     pub instance: String,
+    /// The clock of the rules and escalation (`None`: the system clock). Tests inject one.
+    pub clock: Option<Clock>,
+    /// The community's offset from UTC in minutes (night-time rules, duty shifts).
+    pub utc_offset_minutes: i32,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -40,7 +45,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("mqtt", &self.mqtt)
             .field("jwt_secret", &"[hidden]")
             .field("instance", &self.instance)
-            .finish()
+            .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -52,6 +58,7 @@ pub struct RunningServer {
     shutdown: CancellationToken,
     ingest: JoinHandle<()>,
     http: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 /// Opens the database, starts the broker if embedded, ingest and the HTTP API. Returns once all
@@ -69,8 +76,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let shutdown = CancellationToken::new();
     let connected = Arc::new(AtomicBool::new(false));
 
+    let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
+    alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
+    let workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
     let ingest_cfg = ingest::IngestConfig {
         broker: mqtt_url.clone(),
+        alerts: alert_settings,
         client_id: format!("eldercare-{}", cfg.instance),
         shared_group: None,
     };
@@ -80,7 +91,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         eldercare_mobile_api::JwtSecret::new(&cfg.jwt_secret).map_err(|e| anyhow::anyhow!("JWT secret: {e}"))?;
     let auth = eldercare_mobile_api::AuthConfig::new(secret);
     let link = connected.clone();
-    let state = eldercare_mobile_api::ApiState::new(store.clone(), auth).with_readiness(move || {
+    let live = eldercare_mobile_api::LiveHub::spawn(store.clone(), shutdown.child_token());
+    let state = eldercare_mobile_api::ApiState::new(store.clone(), auth).with_live(live).with_readiness(move || {
         if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
     });
     let metrics = telemetry::metrics();
@@ -97,7 +109,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         }
     });
     tracing::info!(%http_addr, mqtt = %mqtt_url, "server started");
-    Ok(RunningServer { http_addr, mqtt_url, store, shutdown, ingest, http })
+    Ok(RunningServer { http_addr, mqtt_url, store, shutdown, ingest, http, workers })
 }
 
 impl RunningServer {
@@ -106,6 +118,9 @@ impl RunningServer {
         self.shutdown.cancel();
         let _ = self.ingest.await;
         let _ = self.http.await;
+        for w in self.workers {
+            let _ = w.await;
+        }
         self.store.close().await;
     }
 

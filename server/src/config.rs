@@ -68,4 +68,8 @@ pub struct ServeArgs {
     /// Name of this instance (its MQTT client id is derived from it; keep it stable).
     #[arg(long, env = "ELDERCARE_INSTANCE", default_value = "server-1")]
     pub instance: String,
+    /// The community's offset from UTC in minutes, for night-time rules and duty shifts
+    /// (480 = UTC+8, China Standard Time).
+    #[arg(long, env = "ELDERCARE_UTC_OFFSET_MINUTES", default_value_t = 480, allow_negative_numbers = true)]
+    pub utc_offset_minutes: i32,
 }

@@ -185,6 +185,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         mqtt: Mqtt::Embedded(args.mqtt_addr),
         jwt_secret: jwt_secret(&data_dir)?,
         instance: "demo".into(),
+        clock: None,
+        utc_offset_minutes: 8 * 60,
     })
     .await?;
     let (password, generated) = match args.demo_password {

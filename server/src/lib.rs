@@ -1,11 +1,13 @@
 //! The eldercare server: embedded MQTT broker (or an external one), ingest with acknowledgement
 //! after commit, storage, the HTTP API, and the demo.
 
+pub mod alerts;
 pub mod app;
 pub mod broker;
 pub mod config;
 pub mod demo;
 pub mod ingest;
+pub mod rules;
 pub mod telemetry;
 
 pub use app::{Mqtt, RunningServer, ServerConfig, start};
@@ -39,6 +41,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         mqtt,
         jwt_secret,
         instance: args.instance,
+        clock: None,
+        utc_offset_minutes: args.utc_offset_minutes,
     })
     .await?;
     println!("eldercare-server listening: HTTP http://{}  MQTT {}", server.http_addr, server.mqtt_url);

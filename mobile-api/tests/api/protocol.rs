@@ -58,6 +58,12 @@ async fn openapi_describes_every_route() {
         "/healthz",
         "/readyz",
         "/api/openapi.json",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}",
+        "/api/v1/alerts/{alert_id}/acknowledge",
+        "/api/v1/alerts/{alert_id}/resolve",
+        "/api/v1/alerts/{alert_id}/snooze",
+        "/api/v1/live",
     ]);
     assert_eq!(paths, expected);
 

@@ -22,10 +22,12 @@ use eldercare_gateway::mqtt::MqttUrl;
 use eldercare_schema::payload::PAYLOAD_VERSION;
 use eldercare_schema::topic::{self, Channel};
 use eldercare_schema::{Ack, GatewayStatus, ReadingsBatch};
-use eldercare_store::{DeadLetter, Store, StoreError, now_ms};
+use eldercare_store::{DeadLetter, Store, StoreError};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::alerts::{self, AlertSettings};
 
 /// Bigger than any broker's in-flight window, so the MQTT task never waits on the worker.
 const CHANNEL_CAPACITY: usize = 1024;
@@ -33,6 +35,8 @@ const CHANNEL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     pub broker: MqttUrl,
+    /// The clock and time zone of the rules.
+    pub alerts: AlertSettings,
     /// MQTT client id; stable across restarts so the broker keeps the session.
     pub client_id: String,
     /// With several instances: subscribe through `$share/<group>/...`.
@@ -63,7 +67,7 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let link =
         tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
-    work(rx, client.clone(), store, shutdown.clone()).await;
+    work(rx, client.clone(), store, cfg.alerts.clone(), shutdown.clone()).await;
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
     connected.store(false, Ordering::Relaxed);
@@ -115,7 +119,13 @@ async fn drive(
     }
 }
 
-async fn work(mut rx: mpsc::Receiver<Publish>, client: AsyncClient, store: Store, shutdown: CancellationToken) {
+async fn work(
+    mut rx: mpsc::Receiver<Publish>,
+    client: AsyncClient,
+    store: Store,
+    settings: AlertSettings,
+    shutdown: CancellationToken,
+) {
     loop {
         let publish = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -123,7 +133,7 @@ async fn work(mut rx: mpsc::Receiver<Publish>, client: AsyncClient, store: Store
         };
         let mut backoff = Duration::from_millis(50);
         loop {
-            match handle(&publish, &client, &store).await {
+            match handle(&publish, &client, &store, &settings).await {
                 Ok(()) => break,
                 Err(e) => {
                     metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
@@ -148,8 +158,8 @@ fn refuse(reason: &'static str) {
 }
 
 /// Handles one message. `Err` only for storage errors (retried); everything else is handled.
-async fn handle(p: &Publish, client: &AsyncClient, store: &Store) -> Result<(), StoreError> {
-    let received = now_ms();
+async fn handle(p: &Publish, client: &AsyncClient, store: &Store, settings: &AlertSettings) -> Result<(), StoreError> {
+    let received = (settings.clock)();
     let dead = |gateway_id: Option<&str>, reason: String| DeadLetter {
         topic: p.topic.clone(),
         gateway_id: gateway_id.map(str::to_owned),
@@ -179,7 +189,12 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store) -> Result<(), 
             let devices: HashMap<String, i64> =
                 store.devices_of_gateway(gateway_id).await?.into_iter().map(|d| (d.device_id, d.resident_id)).collect();
             let split = validate::split(&p.topic, &batch, &devices, received);
-            let outcome = store.ingest(gateway_id, &split.accepted, &split.dead, received).await?;
+            // Readings, refusals and the alerts they raise commit together.
+            let mut tx = store.begin().await?;
+            let (outcome, fresh) = tx.insert_readings(gateway_id, &split.accepted, received).await?;
+            tx.dead_letters(&split.dead, received).await?;
+            alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
+            tx.commit().await?;
             metrics::counter!("eldercare_ingest_batches_total").increment(1);
             metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(outcome.inserted);
             metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate")

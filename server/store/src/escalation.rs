@@ -136,7 +136,13 @@ impl Store {
             .await?)
     }
 
-    pub async fn create_webhook(&self, url: &str, secret: &str, min_level: &str, now_ms: i64) -> Result<i64, StoreError> {
+    pub async fn create_webhook(
+        &self,
+        url: &str,
+        secret: &str,
+        min_level: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "insert into webhooks (url, secret, min_level, created_ms) values (?, ?, ?, ?) returning webhook_id",
         )
@@ -263,7 +269,10 @@ impl Store {
     }
 
     /// Attempts of a notification: (at_ms, status code, error).
-    pub async fn delivery_attempts(&self, notification_id: i64) -> Result<Vec<(i64, Option<i64>, Option<String>)>, StoreError> {
+    pub async fn delivery_attempts(
+        &self,
+        notification_id: i64,
+    ) -> Result<Vec<(i64, Option<i64>, Option<String>)>, StoreError> {
         Ok(sqlx::query_as(
             "select at_ms, status_code, error from delivery_attempts where notification_id = ? order by attempt_id",
         )
@@ -291,13 +300,11 @@ impl Store {
 
     /// Rule timers due at `now_ms`: (resident, key).
     pub async fn due_timers(&self, now_ms: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "select resident_id, timer_key from rule_timers where due_ms <= ? order by due_ms limit ?",
-        )
-        .bind(now_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("select resident_id, timer_key from rule_timers where due_ms <= ? order by due_ms limit ?")
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Every gateway and device, for the silence rules.
@@ -322,7 +329,12 @@ impl Store {
 impl StoreTx {
     /// Moves an alert to its next escalation step if it is still open at `step`; `false` when
     /// another instance (or an acknowledgement) got there first.
-    pub async fn claim_escalation(&mut self, alert_id: i64, step: i64, next_ms: Option<i64>) -> Result<bool, StoreError> {
+    pub async fn claim_escalation(
+        &mut self,
+        alert_id: i64,
+        step: i64,
+        next_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "update alerts set escalation_step = ?, next_escalation_ms = ? \
              where alert_id = ? and escalation_step = ? and status = 'open' and next_escalation_ms is not null",
@@ -376,5 +388,36 @@ impl StoreTx {
         .bind(payload)
         .fetch_one(self.conn())
         .await?)
+    }
+}
+
+/// A stored reading, for the live stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct LiveReadingRow {
+    /// Position in the readings table (not part of the API).
+    #[serde(skip)]
+    pub position: i64,
+    pub resident_id: i64,
+    pub metric: String,
+    pub value: f64,
+    pub measured_ms: i64,
+    pub device_id: String,
+}
+
+impl Store {
+    /// Readings stored after position `after`, oldest first.
+    pub async fn live_readings_after(&self, after: i64, limit: i64) -> Result<Vec<LiveReadingRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "select rowid as position, resident_id, metric, value, measured_ms, device_id from readings \
+             where rowid > ? order by rowid limit ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn last_reading_position(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&self.pool).await?)
     }
 }

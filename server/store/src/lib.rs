@@ -25,8 +25,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use error::StoreError;
 pub use ingest::{DeadLetter, IngestOutcome, NewReading};
-pub use tx::{Raised, StoreTx, Subject};
 pub use model::{DeviceRow, ResidentRow, Role, UserRecord, Viewer, VitalRow};
+pub use tx::{Raised, StoreTx, Subject};
 
 /// The handle every part shares; cheap to clone.
 #[derive(Clone, Debug)]

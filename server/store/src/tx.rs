@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
-use crate::ingest::{insert_dead_letter, newest_per_vital, ROWS_PER_STATEMENT};
+use crate::ingest::{ROWS_PER_STATEMENT, insert_dead_letter, newest_per_vital};
 use crate::{DeadLetter, IngestOutcome, NewReading, Store, StoreError};
 
 /// What an alert is about.
@@ -198,12 +198,13 @@ impl StoreTx {
         now_ms: i64,
     ) -> Result<Raised, StoreError> {
         let key = subject.key();
-        let open: Option<(i64, String)> =
-            sqlx::query_as("select alert_id, level from alerts where subject = ? and condition = ? and status <> 'resolved'")
-                .bind(&key)
-                .bind(condition)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+        let open: Option<(i64, String)> = sqlx::query_as(
+            "select alert_id, level from alerts where subject = ? and condition = ? and status <> 'resolved'",
+        )
+        .bind(&key)
+        .bind(condition)
+        .fetch_optional(&mut *self.tx)
+        .await?;
         if let Some((alert_id, old_level)) = open {
             let level_raised = level_rank(level) > level_rank(&old_level);
             let new_level = if level_raised { level } else { old_level.as_str() };
@@ -326,5 +327,17 @@ impl StoreTx {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
         &mut self.tx
+    }
+
+    /// Whether an alert of `subject` and `condition` is open (not resolved, condition not cleared).
+    pub async fn is_open(&mut self, subject: Subject, condition: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from alerts where subject = ? and condition = ? and status <> 'resolved' and cleared_ms is null",
+        )
+        .bind(subject.key())
+        .bind(condition)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(n > 0)
     }
 }

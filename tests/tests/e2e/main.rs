@@ -1,6 +1,7 @@
 //! End-to-end tests: real embedded broker (rumqttd) on a free port, real server, real SQLite in a
 //! temp dir, real gateway outbox and uplink. Nothing of ours is mocked.
 
+mod alerting;
 mod bad_input;
 mod durability;
 mod pipeline;

@@ -25,6 +25,31 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub broker: MqttUrl,
     pub server: Option<RunningServer>,
+    pub clock: Option<ManualClock>,
+    instance: String,
+}
+
+/// A clock the test moves by hand; the server's rules and escalation read it.
+#[derive(Clone, Debug)]
+pub struct ManualClock(pub Arc<std::sync::atomic::AtomicI64>);
+
+impl ManualClock {
+    pub fn starting_now() -> Self {
+        ManualClock(Arc::new(std::sync::atomic::AtomicI64::new(eldercare_gateway::now_ms())))
+    }
+    pub fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    pub fn advance_min(&self, minutes: i64) {
+        self.0.fetch_add(minutes * 60_000, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance_s(&self, seconds: i64) {
+        self.0.fetch_add(seconds * 1_000, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn as_clock(&self) -> eldercare_server::alerts::Clock {
+        let c = self.0.clone();
+        Arc::new(move || c.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 pub fn broker() -> MqttUrl {
@@ -35,7 +60,13 @@ pub fn broker() -> MqttUrl {
 impl World {
     /// A broker, a server connected to it, and the demo community seeded.
     pub async fn new() -> World {
+        World::seeded(None).await
+    }
+
+    /// Like [`World::new`], with the server's rules and escalation on `clock`.
+    pub async fn seeded(clock: Option<ManualClock>) -> World {
         let mut w = World::without_server().await;
+        w.clock = clock;
         w.start_server().await;
         eldercare_server::demo::seed(&w.server().store, PASSWORD).await.unwrap();
         w
@@ -43,7 +74,7 @@ impl World {
 
     /// A broker and a temp dir; no server yet.
     pub async fn without_server() -> World {
-        World { dir: tempfile::tempdir().unwrap(), broker: broker(), server: None }
+        World { dir: tempfile::tempdir().unwrap(), broker: broker(), server: None, clock: None, instance: "e2e".into() }
     }
 
     pub fn db_url(&self) -> String {
@@ -52,16 +83,23 @@ impl World {
 
     pub async fn start_server(&mut self) {
         assert!(self.server.is_none());
-        let server = eldercare_server::start(ServerConfig {
+        let server = self.another_server(&self.instance.clone()).await;
+        self.server = Some(server);
+    }
+
+    /// A further server instance on the same database and broker.
+    pub async fn another_server(&self, instance: &str) -> RunningServer {
+        eldercare_server::start(ServerConfig {
             database_url: self.db_url(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             mqtt: Mqtt::External(self.broker.clone()),
             jwt_secret: "test-secret-test-secret-test-secret-0123".into(),
-            instance: "e2e".into(),
+            instance: instance.into(),
+            clock: self.clock.as_ref().map(ManualClock::as_clock),
+            utc_offset_minutes: 480,
         })
         .await
-        .unwrap();
-        self.server = Some(server);
+        .unwrap()
     }
 
     pub async fn stop_server(&mut self) {

@@ -1,0 +1,116 @@
+//! Runs the rules inside the ingest transaction and applies what they decide, so an alert
+//! commits with the reading that caused it (or neither does).
+
+use std::collections::BTreeMap;
+
+use eldercare_store::{NewReading, StoreError, StoreTx, Subject};
+
+use crate::rules::{self, Context, Effect, Observation, ResidentState, Thresholds};
+
+/// What applying effects did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub opened: u64,
+    pub updated: u64,
+    pub cleared: u64,
+}
+
+impl Applied {
+    fn add(&mut self, o: Applied) {
+        self.opened += o.opened;
+        self.updated += o.updated;
+        self.cleared += o.cleared;
+    }
+}
+
+/// Loads a resident's rule state and thresholds. A state or override that no longer parses
+/// (an older format) is replaced by the default, loudly, rather than stopping ingest.
+pub async fn load(tx: &mut StoreTx, resident_id: i64) -> Result<(ResidentState, Thresholds), StoreError> {
+    let (state, overrides) = tx.rule_inputs(resident_id).await?;
+    let state = match state.map(|s| serde_json::from_str::<ResidentState>(&s)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            tracing::error!(resident_id, error = %e, "stored rule state does not parse; starting afresh");
+            ResidentState::default()
+        }
+        None => ResidentState::default(),
+    };
+    let thresholds = match overrides.map(|o| serde_json::from_str::<serde_json::Value>(&o).map_err(|e| e.to_string())) {
+        Some(Ok(v)) => Thresholds::default().with_overrides(&v).unwrap_or_else(|e| {
+            tracing::error!(resident_id, error = %e, "threshold overrides do not apply; using defaults");
+            Thresholds::default()
+        }),
+        Some(Err(e)) => {
+            tracing::error!(resident_id, error = %e, "threshold overrides are not JSON; using defaults");
+            Thresholds::default()
+        }
+        None => Thresholds::default(),
+    };
+    Ok((state, thresholds))
+}
+
+pub async fn save(tx: &mut StoreTx, resident_id: i64, state: &ResidentState, now_ms: i64) -> Result<(), StoreError> {
+    let json = serde_json::to_string(state).expect("rule state serialises");
+    tx.save_rule_state(resident_id, &json, now_ms).await
+}
+
+/// Evaluates the rules on the readings this batch stored for the first time.
+pub async fn on_readings(
+    tx: &mut StoreTx,
+    fresh: &[&NewReading],
+    utc_offset_minutes: i32,
+    now_ms: i64,
+) -> Result<Applied, StoreError> {
+    let mut by_resident: BTreeMap<i64, Vec<Observation>> = BTreeMap::new();
+    for r in fresh {
+        by_resident.entry(r.resident_id).or_default().push(Observation {
+            device_id: r.device_id.clone(),
+            metric: r.metric,
+            value: r.value,
+            time_ms: r.measured_ms,
+        });
+    }
+    let mut applied = Applied::default();
+    for (resident_id, mut obs) in by_resident {
+        obs.sort_by_key(|o| o.time_ms);
+        let (mut state, thresholds) = load(tx, resident_id).await?;
+        let ctx = Context { thresholds: &thresholds, now_ms, utc_offset_minutes };
+        let effects = rules::evaluate(&mut state, &ctx, &obs);
+        applied.add(apply(tx, Subject::Resident(resident_id), resident_id, &effects, now_ms).await?);
+        save(tx, resident_id, &state, now_ms).await?;
+    }
+    Ok(applied)
+}
+
+/// Applies effects about `subject` (timers belong to `resident_id`).
+pub async fn apply(
+    tx: &mut StoreTx,
+    subject: Subject,
+    resident_id: i64,
+    effects: &[Effect],
+    now_ms: i64,
+) -> Result<Applied, StoreError> {
+    let mut applied = Applied::default();
+    for e in effects {
+        match e {
+            Effect::Raise(f) => {
+                let evidence = serde_json::to_string(&f.evidence).expect("evidence serialises");
+                let r = tx.raise(subject, &f.condition, f.level.as_str(), &f.title, &evidence, now_ms).await?;
+                if r.opened {
+                    applied.opened += 1;
+                    metrics::counter!("eldercare_alerts_opened_total", "level" => f.level.as_str()).increment(1);
+                } else {
+                    applied.updated += 1;
+                }
+            }
+            Effect::Clear { condition } => {
+                if tx.clear(subject, condition, now_ms).await?.is_some() {
+                    applied.cleared += 1;
+                }
+            }
+            Effect::StartTimer { key, due_ms } => tx.start_timer(resident_id, key, *due_ms).await?,
+            Effect::CancelTimer { key } => tx.cancel_timer(resident_id, key).await?,
+        }
+    }
+    Ok(applied)
+}
