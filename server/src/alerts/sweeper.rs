@@ -7,7 +7,7 @@ use eldercare_store::{Store, StoreError, Subject};
 
 use super::AlertSettings;
 use super::apply::{self, Applied};
-use crate::rules::{self, Context, DeviceSeen, Effect, GatewaySeen, Thresholds};
+use crate::rules::{self, Context, DeviceSeen, Effect, GatewaySeen, Level, Thresholds};
 
 const SILENCE_EVERY_MS: i64 = 60_000;
 
@@ -94,19 +94,28 @@ pub async fn silence(store: &Store, now_ms: i64) -> Result<Applied, StoreError> 
         return Ok(applied);
     }
     let mut tx = store.begin().await?;
+    // Silence findings repeat every sweep (the rules keep no state here): act only on a change,
+    // i.e. a condition not open yet or open at a lower level, or a Clear of an open one.
+    let open = tx.open_conditions(&["no_data:", "low_battery:", "gateway_offline:"]).await?;
     for (subject, effect) in effects {
         let (subject, resident) = match subject {
             rules::Subject::Resident(r) => (Subject::Resident(r), r),
             rules::Subject::Household(h) => (Subject::Household(h), 0),
         };
-        // Silence findings repeat every minute: only a new condition opens or changes an alert.
-        if let Effect::Raise(f) = &effect {
-            if tx.is_open(subject, &f.condition).await? {
-                continue;
-            }
+        let changes = match &effect {
+            Effect::Raise(f) => match open.get(&(subject.key(), f.condition.clone())) {
+                Some(level) => Level::parse(level).is_none_or(|l| f.level > l),
+                None => true,
+            },
+            Effect::Clear { condition } => open.contains_key(&(subject.key(), condition.clone())),
+            _ => true,
+        };
+        if !changes {
+            continue;
         }
         let a = apply::apply(&mut tx, subject, resident, std::slice::from_ref(&effect), now_ms).await?;
         applied.opened += a.opened;
+        applied.updated += a.updated;
         applied.cleared += a.cleared;
     }
     tx.commit().await?;

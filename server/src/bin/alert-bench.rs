@@ -59,8 +59,8 @@ fn now_ms() -> i64 {
 struct Seeded {
     /// (gateway, device) of the background load.
     background: Vec<(String, String)>,
-    /// (gateway, oximeter) of one resident per latency sample.
-    probes: Vec<(String, String)>,
+    /// (gateway, oximeter, resident) of one resident per latency sample.
+    probes: Vec<(String, String, i64)>,
 }
 
 async fn seed(store: &Store, samples: usize) -> anyhow::Result<Seeded> {
@@ -89,7 +89,7 @@ async fn seed(store: &Store, samples: usize) -> anyhow::Result<Seeded> {
         let resident = store.create_resident(household, &format!("Probe resident {p}"), Some(1940)).await?;
         let dev = format!("ox-probe-{p}");
         store.register_device(&dev, &gw, resident, "pulse_oximeter").await?;
-        probes.push((gw, dev));
+        probes.push((gw, dev, resident));
     }
     Ok(Seeded { background, probes })
 }
@@ -269,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { while probe_el.poll().await.is_ok() {} });
     let mut buf = String::new();
     let mut latencies = Vec::new();
-    for (i, (gw, dev)) in seeded.probes.iter().enumerate() {
+    for (i, (gw, dev, resident)) in seeded.probes.iter().enumerate() {
         let now = now_ms();
         let b = ReadingsBatch {
             v: PAYLOAD_VERSION,
@@ -291,7 +291,12 @@ async fn main() -> anyhow::Result<()> {
             loop {
                 while let Some(end) = buf.find("\n\n") {
                     let frame: String = buf.drain(..end + 2).collect();
-                    if frame.contains("event: alert") && frame.contains("\"opened\"") {
+                    let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) else { continue };
+                    let Ok(event) = serde_json::from_str::<serde_json::Value>(data) else { continue };
+                    if event["kind"] == "opened"
+                        && event["condition"] == "spo2_low"
+                        && event["resident_id"] == *resident
+                    {
                         return Ok::<_, anyhow::Error>(());
                     }
                 }

@@ -40,7 +40,7 @@ pub(crate) fn fall(state: &mut ResidentState, ctx: &Context, device_id: &str, t:
         fx.push(Effect::StartTimer { key: timer_key(device_id), due_ms });
         return;
     }
-    if state.falls.remove(device_id).is_some() {
+    if let Some(p) = state.falls.remove(device_id) {
         let key = timer_key(device_id);
         // Started and cancelled within one batch (a backlog): neither reaches the caller.
         let started = fx.iter().position(|e| matches!(e, Effect::StartTimer { key: k, .. } if *k == key));
@@ -49,6 +49,18 @@ pub(crate) fn fall(state: &mut ResidentState, ctx: &Context, device_id: &str, t:
                 fx.remove(i);
             }
             None => fx.push(Effect::CancelTimer { key }),
+        }
+        // A cancel later than the window (seen in a backlog, or before a late sweeper fired the
+        // timer) does not undo the rule: the fall is raised, with the cancel in its evidence.
+        if t > p.due_ms {
+            fx.push(Effect::Raise(Finding {
+                condition: "fall".to_owned(),
+                level: Level::Critical,
+                title: format!("Fall not cancelled within {} s (cancelled later)", ctx.thresholds.fall_cancel_s),
+                evidence: json!({"device_id": device_id, "detected_ms": p.detected_ms,
+                                 "cancel_window_s": ctx.thresholds.fall_cancel_s, "cancelled_ms": t,
+                                 "cancelled_after_s": (t - p.detected_ms) / 1000}),
+            }));
         }
         return;
     }

@@ -329,15 +329,22 @@ impl StoreTx {
         &mut self.tx
     }
 
-    /// Whether an alert of `subject` and `condition` is open (not resolved, condition not cleared).
-    pub async fn is_open(&mut self, subject: Subject, condition: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from alerts where subject = ? and condition = ? and status <> 'resolved' and cleared_ms is null",
-        )
-        .bind(subject.key())
-        .bind(condition)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(n > 0)
+    /// Open alerts (not resolved, condition not cleared) whose condition starts with one of
+    /// `prefixes`: subject key and condition → level.
+    pub async fn open_conditions(
+        &mut self,
+        prefixes: &[&str],
+    ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "select subject, condition, level from alerts where status <> 'resolved' and cleared_ms is null and (",
+        );
+        let mut sep = qb.separated(" or ");
+        for p in prefixes {
+            sep.push("substr(condition, 1, ").push_bind_unseparated(p.len() as i64).push_unseparated(") = ");
+            sep.push_bind_unseparated(p.to_string());
+        }
+        qb.push(")");
+        let rows: Vec<(String, String, String)> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        Ok(rows.into_iter().map(|(s, c, l)| ((s, c), l)).collect())
     }
 }

@@ -451,3 +451,63 @@ async fn webhooks_survive_failures_timeouts_and_a_dead_receiver_and_log_every_at
     assert_eq!(d["notifications"].as_array().unwrap().iter().filter(|n| n["channel"] == "webhook").count(), 3);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_home_is_one_alert_and_a_silent_device_is_its_own() {
+    let clock = ManualClock::starting_now();
+    let w = World::seeded(Some(clock.clone())).await;
+    let caregiver = login(w.http(), "caregiver").await;
+    // The Wang home's gateway says goodbye (its offline status, as its last will would).
+    let wang = TestGateway::start("gw-wang", &w.broker, &w.outbox_dir("gw-wang"));
+    wang.feed("hr-wang-01", Characteristic::HeartRateMeasurement, &encode::heart_rate(70, &[], Some(true), None));
+    wang.drained().await;
+    wang.stop().await;
+    let open = |w: &World, token: String| {
+        let http = w.http();
+        async move {
+            let (_, list) = get(http, &token, "/api/v1/alerts").await;
+            list.as_array().unwrap().clone()
+        }
+    };
+    eventually("the gateway to be offline", || async {
+        let (gateways, _) = w.server().store.silence_inputs().await.unwrap();
+        gateways.iter().any(|g| g.gateway_id == "gw-wang" && g.status.as_deref() == Some("offline")).then_some(())
+    })
+    .await;
+
+    clock.advance_min(15);
+    let alerts = eventually("the gateway alert", || async {
+        let a = open(&w, caregiver.clone()).await;
+        a.iter().any(|a| a["condition"] == "gateway_offline:gw-wang").then_some(a)
+    })
+    .await;
+    let home = alerts.iter().find(|a| a["condition"] == "gateway_offline:gw-wang").unwrap();
+    assert!(home["resident_id"].is_null(), "about the home, not one resident");
+
+    // Three hours on: the heart-rate bands elsewhere have gone quiet; the Wang home's five
+    // devices raise nothing more than the one gateway alert.
+    clock.advance_min(180);
+    let alerts = eventually("no-data alerts", || async {
+        let a = open(&w, caregiver.clone()).await;
+        a.iter().any(|a| a["condition"] == "no_data:hr-chen-01").then_some(a)
+    })
+    .await;
+    let conditions: Vec<&str> = alerts.iter().map(|a| a["condition"].as_str().unwrap()).collect();
+    assert_eq!(conditions.iter().filter(|c| c.starts_with("gateway_offline")).count(), 1, "{conditions:?}");
+    for wang_device in ["ox-wang-01", "hr-wang-01", "bp-wang-01", "th-li-01", "sc-li-01"] {
+        assert!(!conditions.contains(&format!("no_data:{wang_device}").as_str()), "{conditions:?}");
+    }
+    assert!(conditions.contains(&"no_data:hr-zhao-01"));
+
+    // Chen Mei's band comes back: its alert is marked cleared (a person still resolves it).
+    let chen = TestGateway::start("gw-chen", &w.broker, &w.outbox_dir("gw-chen"));
+    chen.push_at("hr-chen-01", eldercare_schema::Metric::HeartRate, 72.0, clock.now());
+    chen.drained().await;
+    clock.advance_min(2);
+    eventually("the no-data alert to clear", || async {
+        let a = open(&w, caregiver.clone()).await;
+        a.iter().find(|a| a["condition"] == "no_data:hr-chen-01").filter(|a| !a["cleared_at"].is_null()).map(|_| ())
+    })
+    .await;
+    chen.stop().await;
+}

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 /// Every wait in these tests is bounded by this.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -154,6 +154,19 @@ impl TestGateway {
         let seqs = self.outbox.push(&readings).unwrap();
         self.wake.notify_one();
         seqs
+    }
+
+    /// Puts one reading measured at `time_ms` (e.g. on the test's clock) in the outbox.
+    pub fn push_at(&self, device_id: &str, metric: eldercare_schema::Metric, value: f64, time_ms: i64) {
+        let r = eldercare_gateway::outbox::NewReading {
+            device_id: device_id.into(),
+            metric,
+            value,
+            time_ms,
+            time_source: eldercare_schema::TimeSource::Device,
+        };
+        self.outbox.push(&[r]).unwrap();
+        self.wake.notify_one();
     }
 
     pub async fn drained(&self) {
