@@ -24,12 +24,13 @@ pub(crate) fn router() -> Router<ApiState> {
         .route("/api/v1/alerts/{alert_id}/acknowledge", post(acknowledge))
         .route("/api/v1/alerts/{alert_id}/resolve", post(resolve))
         .route("/api/v1/alerts/{alert_id}/snooze", post(snooze))
+        .route("/api/v1/residents/{resident_id}/silences", post(add_silence))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_alerts, get_alert, acknowledge, resolve, snooze),
-    components(schemas(Alert, AlertDetail, AlertEvent, Notification, AcknowledgeRequest, ResolveRequest, SnoozeRequest)),
+    paths(list_alerts, get_alert, acknowledge, resolve, snooze, add_silence),
+    components(schemas(Alert, AlertDetail, AlertEvent, Notification, AcknowledgeRequest, ResolveRequest, SnoozeRequest, SilenceRequest, Silence)),
     tags((name = "alerts", description = "The alert inbox and actions on alerts"))
 )]
 pub struct AlertsDoc;
@@ -383,4 +384,65 @@ pub(crate) async fn snooze(
         .map_err(|r| refused(r, alert_id))?;
     state.audit(Some(user.user_id), "alert.snooze", row.resident_id, &format!("alert={alert_id}")).await?;
     Ok(Json(to_alert(row)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SilenceRequest {
+    /// Minutes, 1 to 43200 (30 days).
+    pub minutes: i64,
+    /// Why, e.g. "in hospital", "charging the devices".
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Silence {
+    pub silence_id: i64,
+    pub resident_id: i64,
+    pub until: String,
+    pub reason: String,
+}
+
+/// Silence a resident's notifications for a while (a hospital stay, devices charging): alerts
+/// still open and show in the inbox, but nobody is notified until the silence ends, when the
+/// escalation resumes. Staff only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/residents/{resident_id}/silences",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("resident_id" = i64, Path, description = "The resident's id")),
+    request_body = SilenceRequest,
+    responses(
+        (status = 201, description = "The silence", body = Silence),
+        (status = 400, description = "minutes is not 1 to 43200, or the reason is empty", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Families cannot silence notifications", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resident in the caller's scope", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn add_silence(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(resident_id): Path<i64>,
+    JsonBody(body): JsonBody<SilenceRequest>,
+) -> Result<(StatusCode, Json<Silence>), ApiError> {
+    if !(1..=43_200).contains(&body.minutes) {
+        return Err(ApiError::BadRequest("minutes: expected 1 to 43200".into()));
+    }
+    let reason = body.reason.trim();
+    if reason.is_empty() {
+        return Err(ApiError::BadRequest("reason: say why".into()));
+    }
+    if state.store.visible_resident(&user.viewer(), resident_id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("resident {resident_id} not found")));
+    }
+    staff_only(&user)?;
+    let now = state.now_ms();
+    let until = now + body.minutes * 60_000;
+    let silence_id = state.store.add_silence(resident_id, until, reason, Some(user.user_id), now).await?;
+    state.audit(Some(user.user_id), "silence.create", Some(resident_id), &format!("until_ms={until}")).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Silence { silence_id, resident_id, until: format_ms(until), reason: reason.to_owned() }),
+    ))
 }

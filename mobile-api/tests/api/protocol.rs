@@ -64,6 +64,7 @@ async fn openapi_describes_every_route() {
         "/api/v1/alerts/{alert_id}/resolve",
         "/api/v1/alerts/{alert_id}/snooze",
         "/api/v1/live",
+        "/api/v1/residents/{resident_id}/silences",
     ]);
     assert_eq!(paths, expected);
 

@@ -511,3 +511,38 @@ async fn an_offline_home_is_one_alert_and_a_silent_device_is_its_own() {
     .await;
     chen.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silenced_resident_alerts_but_nobody_is_notified_until_the_silence_ends() {
+    let clock = ManualClock::starting_now();
+    let w = World::seeded(Some(clock.clone())).await;
+    let caregiver = login(w.http(), "caregiver").await;
+    let family2 = login(w.http(), "family2").await;
+    let chen = resident_id(w.http(), &caregiver, "Chen Mei").await.unwrap();
+    let path = format!("/api/v1/residents/{chen}/silences");
+    assert_eq!(post(w.http(), &family2, &path, json!({"minutes": 60, "reason": "hospital"})).await.0, 403);
+    assert_eq!(post(w.http(), &caregiver, &path, json!({"minutes": 0, "reason": "hospital"})).await.0, 400);
+    let (status, silence) = post(w.http(), &caregiver, &path, json!({"minutes": 60, "reason": "in hospital"})).await;
+    assert_eq!(status, 201, "{silence}");
+
+    let gw = TestGateway::start("gw-chen", &w.broker, &w.outbox_dir("gw-chen"));
+    gw.feed("fp-chen-01", Characteristic::FallEvent, &encode::fall(FallEventKind::HelpButton, None));
+    let alert = eventually("the help-button alert", || async {
+        let (_, list) = get(w.http(), &caregiver, "/api/v1/alerts").await;
+        list.as_array()?.iter().find(|a| a["condition"] == "help_button").map(|a| a["alert_id"].as_i64().unwrap())
+    })
+    .await;
+    eventually("the escalation to be held", || async {
+        kinds(&alert_detail(&w, &caregiver, alert).await).contains(&"silenced".to_owned()).then_some(())
+    })
+    .await;
+    assert!(alert_detail(&w, &caregiver, alert).await["notifications"].as_array().unwrap().is_empty());
+    clock.advance_min(61);
+    let d = eventually("notifications after the silence", || async {
+        let d = alert_detail(&w, &caregiver, alert).await;
+        (!d["notifications"].as_array().unwrap().is_empty()).then_some(d)
+    })
+    .await;
+    assert!(kinds(&d).contains(&"notified".to_owned()));
+    gw.stop().await;
+}
