@@ -53,11 +53,28 @@ pub enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
-    /// Read real Bluetooth wearables (needs a build with `--features ble`).
+    /// Read real Bluetooth wearables (needs a build with `--features ble`): the devices listed
+    /// in the configuration, through the durable outbox and the MQTT uplink.
     Run {
-        /// Gateway configuration (TOML).
+        /// Gateway configuration (TOML). See gateway/examples/gateway.toml.
         #[arg(long, env = "ELDERCARE_GATEWAY_CONFIG", default_value = "gateway.toml")]
         config: PathBuf,
+    },
+    /// List nearby Bluetooth devices (address, name, signal, services) to help fill in the
+    /// allowlist (needs a build with `--features ble`).
+    Scan {
+        /// Seconds to listen.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The adapter, e.g. `hci0` (the first one when absent).
+        #[arg(long, env = "ELDERCARE_BLE_ADAPTER")]
+        adapter: Option<String>,
+        /// A gateway configuration: devices on its allowlist are marked.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -92,19 +109,115 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("simulated gateway {gateway_id} sending to {mqtt_url}; Ctrl-C to stop");
             tokio::select! {
                 r = handle.failed() => r,
-                _ = tokio::signal::ctrl_c() => {
+                _ = stop_requested() => {
                     let stats = handle.stop().await?;
                     eprintln!("stopped: {} packets, {} readings, {} undecodable", stats.packets, stats.readings, stats.undecodable);
                     Ok(())
                 }
             }
         }
-        Command::Run { config } => anyhow::bail!(
-            "real Bluetooth is not in this build (config {}): rebuild with `cargo build -p eldercare-gateway --features ble`; \
-             until BLE support lands, `eldercare-gateway simulate` runs a simulated home",
-            config.display()
-        ),
+        Command::Run { config } => run_ble(config).await,
+        Command::Scan { seconds, adapter, config, json } => scan(seconds, adapter, config, json).await,
     }
+}
+
+#[cfg(not(feature = "ble"))]
+const NO_BLE: &str = "real Bluetooth is not in this build: rebuild with `cargo build --release -p eldercare-gateway --features ble` \
+     (needs pkg-config and libdbus-1-dev); `eldercare-gateway simulate` runs a simulated home without it";
+
+#[cfg(not(feature = "ble"))]
+async fn run_ble(config: PathBuf) -> anyhow::Result<()> {
+    anyhow::bail!("{NO_BLE} (config {})", config.display())
+}
+
+#[cfg(not(feature = "ble"))]
+async fn scan(_seconds: f64, _adapter: Option<String>, _config: Option<PathBuf>, _json: bool) -> anyhow::Result<()> {
+    anyhow::bail!("{NO_BLE}")
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd sends).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(feature = "ble")]
+async fn run_ble(config: PathBuf) -> anyhow::Result<()> {
+    let cfg =
+        crate::config::GatewayConfig::load(&config).with_context(|| format!("configuration {}", config.display()))?;
+    if cfg.devices.is_empty() {
+        tracing::warn!(
+            "no devices in the configuration: nothing will be connected (`eldercare-gateway scan` lists what is nearby)"
+        );
+    }
+    let gateway_id = cfg.gateway_id.clone();
+    let mqtt_url = cfg.mqtt_url.clone();
+    let mut handle = home::start_ble((&cfg).into()).await?;
+    eprintln!("gateway {gateway_id}: {} Bluetooth devices, sending to {mqtt_url}; Ctrl-C to stop", cfg.devices.len());
+    tokio::select! {
+        r = handle.failed() => r,
+        _ = stop_requested() => {
+            let stats = handle.stop().await?;
+            eprintln!("stopped: {} packets, {} readings, {} undecodable", stats.packets, stats.readings, stats.undecodable);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "ble")]
+async fn scan(seconds: f64, adapter: Option<String>, config: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let cfg = match &config {
+        Some(path) => Some(
+            crate::config::GatewayConfig::load(path).with_context(|| format!("configuration {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let adapter = adapter.or_else(|| cfg.as_ref().and_then(|c| c.ble.adapter.clone()));
+    anyhow::ensure!(seconds.is_finite() && seconds > 0.0, "--seconds must be above 0");
+    let options =
+        crate::ble::ScanOptions { adapter, duration: std::time::Duration::from_secs_f64(seconds), stop_after: None };
+    eprintln!("listening for {seconds} s...");
+    let entries = crate::ble::scan(&options).await?;
+    let allowed = |e: &crate::ble::ScanEntry| {
+        cfg.as_ref().and_then(|c| c.device_by_address(e.address)).map(|d| d.device_id.clone())
+    };
+    if json {
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).expect("scan entries serialise");
+                v["device_id"] = serde_json::json!(allowed(e));
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<17}  {:>5}  {:<24}  {:<14}  services", "address", "rssi", "name", "allowlisted as");
+    for e in &entries {
+        let rssi = e.rssi.map_or("-".to_owned(), |r| r.to_string());
+        println!(
+            "{:<17}  {:>5}  {:<24}  {:<14}  {}",
+            e.address.to_string(),
+            rssi,
+            e.name.as_deref().unwrap_or("-"),
+            allowed(e).unwrap_or_else(|| "-".into()),
+            e.services.join(", ")
+        );
+    }
+    eprintln!("{} devices", entries.len());
+    Ok(())
 }
 
 #[cfg(test)]

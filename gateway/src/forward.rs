@@ -45,3 +45,19 @@ pub fn note_seen(board: &DeviceBoard, device_id: &str, readings: &[NewReading], 
         entry.battery = Some(b.value.clamp(0.0, 100.0) as u8);
     }
 }
+
+/// Notes that a device was heard on the radio (an advertisement or a connection), with its
+/// signal strength when known.
+pub fn note_radio(board: &DeviceBoard, device_id: &str, rssi: Option<i16>, at_ms: i64) {
+    let Ok(mut board) = board.lock() else { return };
+    let entry = board.entry(device_id.to_owned()).or_insert_with(|| eldercare_schema::payload::DeviceStatus {
+        device_id: device_id.to_owned(),
+        last_seen_ms: None,
+        rssi: None,
+        battery: None,
+    });
+    entry.last_seen_ms = Some(entry.last_seen_ms.map_or(at_ms, |t| t.max(at_ms)));
+    if rssi.is_some() {
+        entry.rssi = rssi;
+    }
+}

@@ -1,5 +1,6 @@
-//! A whole gateway in one handle: the simulator (or, later, BLE) feeding the outbox, and the
-//! uplink draining it. Used by `eldercare-gateway simulate`, the server's demo and the tests.
+//! A whole gateway in one handle: a producer (the simulator, or real Bluetooth) feeding the
+//! outbox, and the uplink draining it. Used by `eldercare-gateway simulate` and `run`, the
+//! server's demo and the tests.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,12 +20,18 @@ pub struct SimulatedGatewayConfig {
     pub simulator: SimulatorConfig,
 }
 
+/// What the producer did: packets received, readings put in the outbox, packets refused.
+pub type ProducerStats = sim::run::SimStats;
+
 pub struct GatewayHandle {
     pub outbox: Arc<Outbox>,
     pub stats: Arc<UplinkStats>,
     pub devices: DeviceBoard,
+    /// Bluetooth counters and link states, when the producer is real Bluetooth.
+    #[cfg(feature = "ble")]
+    pub ble: Option<Arc<crate::ble::BleStats>>,
     shutdown: CancellationToken,
-    sim: JoinHandle<Result<sim::run::SimStats, OutboxError>>,
+    producer: JoinHandle<anyhow::Result<ProducerStats>>,
     uplink: JoinHandle<Result<(), uplink::UplinkError>>,
 }
 
@@ -33,26 +40,101 @@ pub fn start_simulated(cfg: SimulatedGatewayConfig) -> Result<GatewayHandle, Out
     let outbox = Arc::new(Outbox::open(&cfg.outbox_dir, cfg.outbox_capacity)?);
     let wake = Arc::new(Notify::new());
     let devices = DeviceBoard::default();
-    let stats = Arc::new(UplinkStats::default());
     let shutdown = CancellationToken::new();
-    let sim =
-        tokio::spawn(sim::run(cfg.simulator, outbox.clone(), wake.clone(), devices.clone(), shutdown.child_token()));
-    let uplink = tokio::spawn(uplink::run(
-        cfg.uplink,
+    let sim = sim::run(cfg.simulator, outbox.clone(), wake.clone(), devices.clone(), shutdown.child_token());
+    let producer = tokio::spawn(async move { Ok(sim.await?) });
+    Ok(start_uplink(cfg.uplink, outbox, wake, devices, shutdown, producer))
+}
+
+fn start_uplink(
+    cfg: UplinkConfig,
+    outbox: Arc<Outbox>,
+    wake: Arc<Notify>,
+    devices: DeviceBoard,
+    shutdown: CancellationToken,
+    producer: JoinHandle<anyhow::Result<ProducerStats>>,
+) -> GatewayHandle {
+    let stats = Arc::new(UplinkStats::default());
+    let uplink =
+        tokio::spawn(uplink::run(cfg, outbox.clone(), wake, devices.clone(), stats.clone(), shutdown.child_token()));
+    GatewayHandle {
+        outbox,
+        stats,
+        devices,
+        #[cfg(feature = "ble")]
+        ble: None,
+        shutdown,
+        producer,
+        uplink,
+    }
+}
+
+/// A gateway on real Bluetooth.
+#[cfg(feature = "ble")]
+#[derive(Debug, Clone)]
+pub struct BleGatewayConfig {
+    pub uplink: UplinkConfig,
+    pub outbox_dir: PathBuf,
+    pub outbox_capacity: u64,
+    pub ble: crate::ble::BleConfig,
+}
+
+#[cfg(feature = "ble")]
+impl From<&crate::config::GatewayConfig> for BleGatewayConfig {
+    fn from(cfg: &crate::config::GatewayConfig) -> Self {
+        BleGatewayConfig {
+            uplink: UplinkConfig::new(&cfg.gateway_id, cfg.mqtt_url.clone()),
+            outbox_dir: cfg.outbox_dir.clone(),
+            outbox_capacity: cfg.outbox_capacity,
+            ble: cfg.into(),
+        }
+    }
+}
+
+/// Finds the Bluetooth adapter (failing now, with a clear error, when there is none), opens the
+/// outbox, and starts Bluetooth and the uplink.
+#[cfg(feature = "ble")]
+pub async fn start_ble(cfg: BleGatewayConfig) -> anyhow::Result<GatewayHandle> {
+    use anyhow::Context;
+    use std::sync::atomic::Ordering;
+
+    let adapter = crate::ble::open_adapter(cfg.ble.settings.adapter.as_deref()).await?;
+    let outbox = Arc::new(
+        Outbox::open(&cfg.outbox_dir, cfg.outbox_capacity)
+            .with_context(|| format!("opening the outbox in {}", cfg.outbox_dir.display()))?,
+    );
+    let wake = Arc::new(Notify::new());
+    let devices = DeviceBoard::default();
+    let shutdown = CancellationToken::new();
+    let ble_stats = Arc::new(crate::ble::BleStats::default());
+    let run = crate::ble::run(
+        adapter,
+        cfg.ble,
         outbox.clone(),
-        wake,
+        wake.clone(),
         devices.clone(),
-        stats.clone(),
+        ble_stats.clone(),
         shutdown.child_token(),
-    ));
-    Ok(GatewayHandle { outbox, stats, devices, shutdown, sim, uplink })
+    );
+    let counters = ble_stats.clone();
+    let producer = tokio::spawn(async move {
+        run.await?;
+        Ok(ProducerStats {
+            packets: counters.packets.load(Ordering::Relaxed),
+            readings: counters.readings.load(Ordering::Relaxed),
+            undecodable: counters.undecodable.load(Ordering::Relaxed),
+        })
+    });
+    let mut handle = start_uplink(cfg.uplink, outbox, wake, devices, shutdown, producer);
+    handle.ble = Some(ble_stats);
+    Ok(handle)
 }
 
 impl GatewayHandle {
     /// Stops producing, says offline, disconnects. Unacknowledged readings stay in the outbox.
-    pub async fn stop(self) -> anyhow::Result<sim::run::SimStats> {
+    pub async fn stop(self) -> anyhow::Result<ProducerStats> {
         self.shutdown.cancel();
-        let stats = self.sim.await??;
+        let stats = self.producer.await??;
         self.uplink.await??;
         Ok(stats)
     }
@@ -60,14 +142,14 @@ impl GatewayHandle {
     /// Ends the tasks where they are, like a power cut: no offline status, nothing flushed
     /// beyond what was already committed.
     pub fn kill(self) {
-        self.sim.abort();
+        self.producer.abort();
         self.uplink.abort();
     }
 
     /// Resolves when either task ends on its own (an error: they run until stopped).
     pub async fn failed(&mut self) -> anyhow::Result<()> {
         tokio::select! {
-            r = &mut self.sim => { r??; anyhow::bail!("simulator stopped") }
+            r = &mut self.producer => { r??; anyhow::bail!("the producer (simulator or Bluetooth) stopped") }
             r = &mut self.uplink => { r??; anyhow::bail!("uplink stopped") }
         }
     }

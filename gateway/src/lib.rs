@@ -2,13 +2,20 @@
 //! bytes), keeps every reading in a durable outbox, and forwards it over MQTT until the server
 //! acknowledges it after its database commit.
 
+#[cfg(feature = "ble")]
+pub mod ble;
 pub mod cli;
+pub mod clock;
+pub mod config;
+#[cfg(feature = "fake-bluez")]
+pub mod fake_bluez;
 pub mod forward;
 pub mod gatt;
 pub mod home;
 pub mod mqtt;
 pub mod outbox;
 pub mod sim;
+pub mod supervise;
 pub mod uplink;
 
 /// Milliseconds since the Unix epoch now.

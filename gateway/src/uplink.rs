@@ -230,7 +230,7 @@ fn online_status(gateway_id: &str, started_ms: i64, outbox: &Outbox, devices: &D
         started_ms: Some(started_ms),
         outbox_depth: outbox.len().ok(),
         outbox_evicted: outbox.evicted().ok(),
-        clock_synced: None,
+        clock_synced: crate::clock::synced(),
         devices: devices.lock().map(|d| d.values().cloned().collect()).unwrap_or_default(),
     }
 }

@@ -47,3 +47,38 @@ fn garbage_gets_a_clear_error_and_a_failing_status() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("2a99"));
 }
+
+#[cfg(not(feature = "ble"))]
+#[test]
+fn run_without_bluetooth_in_the_build_says_how_to_get_it() {
+    let out = gateway(&["run", "--config", "examples/gateway.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features ble"), "{err}");
+}
+
+#[cfg(feature = "ble")]
+#[test]
+fn run_without_bluez_says_so() {
+    let out = Command::new(env!("CARGO_BIN_EXE_eldercare-gateway"))
+        .args(["run", "--config", "examples/gateway.toml"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/eldercare-test-bus")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is bluetoothd running"), "{err}");
+}
+
+#[test]
+fn run_refuses_a_broken_configuration_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, "gateway_id = \"gw-1\"\nmqtt_url = \"mqtt://127.0.0.1:1883\"\noutbox_dir = \"ob\"\n[[devices]]\ndevice_id = \"hr-1\"\naddress = \"not-an-address\"\n").unwrap();
+    let out = gateway(&["run", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "ble") {
+        assert!(err.contains("not a Bluetooth address"), "{err}");
+    }
+}

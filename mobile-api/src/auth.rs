@@ -90,6 +90,8 @@ impl AuthConfig {
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    /// The session (refresh-token family) the token belongs to: when it ends, so does the token.
+    sid: i64,
     /// Informational for clients; the server reads the role from the database.
     role: String,
     iss: String,
@@ -123,10 +125,17 @@ impl Tokens {
         self.config.access_ttl.as_secs() as i64
     }
 
-    pub(crate) fn issue_access(&self, user_id: i64, role: Role, now_ms: i64) -> Result<String, ApiError> {
+    pub(crate) fn issue_access(
+        &self,
+        user_id: i64,
+        role: Role,
+        session_id: i64,
+        now_ms: i64,
+    ) -> Result<String, ApiError> {
         let now = now_ms.div_euclid(1000);
         let claims = Claims {
             sub: user_id.to_string(),
+            sid: session_id,
             role: role.as_str().to_owned(),
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),
@@ -138,8 +147,8 @@ impl Tokens {
             .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
     }
 
-    /// The user id of a valid access token.
-    fn verify_access(&self, token: &str, now_ms: i64) -> Result<i64, ApiError> {
+    /// The user id and session id of a valid access token.
+    fn verify_access(&self, token: &str, now_ms: i64) -> Result<(i64, i64), ApiError> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.config.jwt_secret.decoding, &self.validation).map_err(|e| {
                 tracing::debug!(reason = ?e.kind(), "access token refused");
@@ -152,7 +161,8 @@ impl Tokens {
         if now < data.claims.nbf.saturating_sub(LEEWAY_S) {
             return Err(ApiError::InvalidToken("access token not yet valid"));
         }
-        data.claims.sub.parse().map_err(|_| ApiError::InvalidToken("invalid access token"))
+        let user_id = data.claims.sub.parse().map_err(|_| ApiError::InvalidToken("invalid access token"))?;
+        Ok((user_id, data.claims.sid))
     }
 }
 
@@ -170,14 +180,17 @@ pub(crate) fn refresh_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The caller, authenticated by a bearer token and loaded from the database (so a deleted
-/// account or a changed role takes effect at once, not when the token expires).
+/// The caller, authenticated by a bearer token and loaded from the database with its session
+/// (so a deleted account, a changed role or an ended session takes effect at once, not when the
+/// token expires). Extracting it also takes one request from the account's rate limit.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: i64,
     pub username: String,
     pub role: Role,
     pub display_name: String,
+    /// The session the access token belongs to.
+    pub session_id: i64,
 }
 
 impl AuthUser {
@@ -204,16 +217,19 @@ impl FromRequestParts<ApiState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let user_id = state.tokens.verify_access(token, state.now_ms())?;
-        let Some(user) = state.store.user_by_id(user_id).await? else {
-            tracing::info!(user_id, "token of a deleted account refused");
-            return Err(ApiError::InvalidToken("invalid access token"));
+        let now_ms = state.now_ms();
+        let (user_id, session_id) = state.tokens.verify_access(token, now_ms)?;
+        let Some(user) = state.store.user_in_session(user_id, session_id).await? else {
+            tracing::info!(user_id, "token of an ended session or a deleted account refused");
+            return Err(ApiError::InvalidToken("session ended"));
         };
+        state.limiter.check(user_id, now_ms)?;
         Ok(AuthUser {
             user_id: user.user_id,
             username: user.username,
             role: user.role,
             display_name: user.display_name,
+            session_id,
         })
     }
 }
@@ -237,10 +253,10 @@ mod tests {
     fn issued_tokens_verify_until_they_expire() {
         let tokens = Tokens::new(AuthConfig::new(JwtSecret::new(SECRET).unwrap()));
         let t0 = 1_714_550_400_000;
-        let token = tokens.issue_access(7, Role::Family, t0).unwrap();
-        assert_eq!(tokens.verify_access(&token, t0).unwrap(), 7);
+        let token = tokens.issue_access(7, Role::Family, 3, t0).unwrap();
+        assert_eq!(tokens.verify_access(&token, t0).unwrap(), (7, 3));
         let last_ok = t0 + (900 + LEEWAY_S) * 1000 - 1;
-        assert_eq!(tokens.verify_access(&token, last_ok).unwrap(), 7);
+        assert_eq!(tokens.verify_access(&token, last_ok).unwrap(), (7, 3));
         assert!(matches!(
             tokens.verify_access(&token, last_ok + 1),
             Err(ApiError::InvalidToken("access token expired"))

@@ -19,6 +19,10 @@ pub enum ApiError {
     /// Login failed. The same answer whether the user exists or not.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// The current password given to change it is wrong (the token itself is fine: not a 401,
+    /// which would make an app sign out).
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// No bearer token was sent.
     #[error("missing bearer token")]
     MissingToken,
@@ -34,6 +38,13 @@ pub enum ApiError {
     /// Well-formed JSON that does not fit the expected shape (a missing or mistyped field).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request clashes with the current state (a duplicate, an invitation already closed).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests (per account), or too many failed logins (per account name or client
+    /// address): try again after `retry_after_s` seconds.
+    #[error("{detail}")]
+    TooManyRequests { detail: &'static str, retry_after_s: u64 },
     #[error("expected a body of type application/json")]
     UnsupportedMediaType,
     #[error("request body larger than {0} bytes")]
@@ -45,9 +56,21 @@ pub enum ApiError {
     #[error("{}", .0.canonical_reason().unwrap_or("error"))]
     Status(StatusCode),
     #[error("storage: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    /// A unique-key clash is the client's 409 and a missing row its 404; anything else stays an
+    /// internal error.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            other => ApiError::Store(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -56,9 +79,12 @@ impl ApiError {
             ApiError::InvalidCredentials | ApiError::MissingToken | ApiError::InvalidToken(_) => {
                 StatusCode::UNAUTHORIZED
             }
+            ApiError::WrongPassword => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,9 +99,12 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid-credentials",
             ApiError::MissingToken => "missing-token",
             ApiError::InvalidToken(_) => "invalid-token",
+            ApiError::WrongPassword => "wrong-password",
             ApiError::NotFound(_) => "not-found",
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotReady(_) => "not-ready",
@@ -113,6 +142,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::TooManyRequests { retry_after_s, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+        }
         let challenge = match self {
             ApiError::InvalidCredentials | ApiError::MissingToken => Some(CHALLENGE),
             ApiError::InvalidToken(_) => Some(CHALLENGE_INVALID_TOKEN),
@@ -132,9 +164,11 @@ pub(crate) async fn problem_for_bare_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // Problems, and FHIR's OperationOutcomes, are already in their final format.
+    let formatted = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(crate::fhir::FHIR_JSON.as_bytes())
+    });
+    if formatted {
         return response;
     }
     let (mut parts, _body) = response.into_parts();

@@ -6,14 +6,20 @@
 //! is written to the audit log before it is answered.
 
 pub mod auth;
+mod client_ip;
 pub mod error;
 mod extract;
+pub mod fhir;
+pub mod limits;
 pub mod openapi;
+mod params;
 pub mod password;
 mod rfc3339;
 mod routes;
+mod scope;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +28,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use eldercare_store::Store;
+use eldercare_store::audit_trail::AuditEntry;
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -29,6 +36,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthConfig, AuthUser, JwtSecret, WeakSecret};
 pub use error::ApiError;
+pub use limits::{LoginThrottle, RateLimit};
 pub use routes::live::LiveHub;
 
 /// Largest request body accepted, bytes.
@@ -40,6 +48,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// `Ok` when a dependency outside the store (the MQTT broker link) is ready; else what is wrong.
 pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+/// `Ok` when threshold overrides (a JSON object) mean something to the rules engine; else why not.
+pub type ThresholdCheck = Arc<dyn Fn(&serde_json::Value) -> Result<(), String> + Send + Sync>;
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -53,6 +63,12 @@ pub struct ApiState {
     pub(crate) hashing: Arc<Semaphore>,
     /// The live stream's feed, when the server runs one.
     pub(crate) live: Option<routes::live::LiveHub>,
+    pub(crate) limiter: Arc<limits::AccountLimiter>,
+    pub(crate) login_throttle: LoginThrottle,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Arc<[IpAddr]>,
+    /// The rules engine's check of threshold overrides, when the server provides one.
+    pub(crate) threshold_check: Option<ThresholdCheck>,
 }
 
 impl ApiState {
@@ -67,7 +83,42 @@ impl ApiState {
             cors_origins: Arc::from([]),
             hashing: Arc::new(Semaphore::new(permits)),
             live: None,
+            limiter: Arc::new(limits::AccountLimiter::new(Some(RateLimit::default()))),
+            login_throttle: LoginThrottle::default(),
+            trusted_proxies: Arc::from([]),
+            threshold_check: None,
         }
+    }
+
+    /// Checks threshold overrides against the rules engine before they are stored (the engine
+    /// lives in the server, which depends on this crate, not the reverse). Without one, only
+    /// their shape is checked.
+    pub fn with_threshold_check(
+        mut self,
+        check: impl Fn(&serde_json::Value) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.threshold_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Requests per account ([`RateLimit::default`] unless set); `None` turns the limit off
+    /// (benchmarks).
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.limiter = Arc::new(limits::AccountLimiter::new(limit));
+        self
+    }
+
+    /// Failed-login limits ([`LoginThrottle::default`] unless set).
+    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.login_throttle = throttle;
+        self
+    }
+
+    /// Reverse proxies (by address) whose `X-Forwarded-For` names the client. Empty (the
+    /// default): the peer address is the client.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into();
+        self
     }
 
     /// Replaces the clock (Unix milliseconds): tests move time without sleeping.
@@ -104,15 +155,45 @@ impl ApiState {
         (self.clock)()
     }
 
-    /// Appends to the audit log. A read is answered only once this succeeded.
-    pub(crate) async fn audit(
+    /// Appends to the audit log what `user_id` did (or, with `None`, someone not signed in),
+    /// from where the current request came. A read is answered only once this succeeded.
+    pub async fn audit(
         &self,
         user_id: Option<i64>,
         action: &str,
         resident_id: Option<i64>,
         detail: &str,
     ) -> Result<(), ApiError> {
-        Ok(self.store.audit(self.now_ms(), user_id, action, resident_id, detail).await?)
+        self.audit_residents(user_id, action, &[resident_id], detail).await
+    }
+
+    /// [`ApiState::audit`] of one action on many residents (one entry each), in one transaction.
+    pub async fn audit_residents(
+        &self,
+        user_id: Option<i64>,
+        action: &str,
+        resident_ids: &[Option<i64>],
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        let at_ms = self.now_ms();
+        let ip = client_ip::current().map(|ip| ip.to_string());
+        let entries: Vec<AuditEntry> = resident_ids
+            .iter()
+            .map(|&resident_id| AuditEntry {
+                at_ms,
+                user_id,
+                action: action.to_owned(),
+                resident_id,
+                detail: detail.to_owned(),
+                client_ip: ip.clone(),
+            })
+            .collect();
+        Ok(self.store.append_audit(&entries).await?)
+    }
+
+    /// The client address of a request (see `client_ip`).
+    pub(crate) fn client_ip(&self, parts: &axum::http::request::Parts) -> Option<IpAddr> {
+        client_ip::client_ip(parts, &self.trusted_proxies)
     }
 
     fn cors_layer(&self) -> Option<CorsLayer> {
@@ -134,7 +215,7 @@ impl ApiState {
         Some(
             CorsLayer::new()
                 .allow_origin(origin)
-                .allow_methods([Method::GET, Method::POST])
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .max_age(Duration::from_secs(3600)),
         )
@@ -148,6 +229,8 @@ impl fmt::Debug for ApiState {
             .field("auth", &self.tokens.config)
             .field("readiness", &self.readiness.is_some())
             .field("cors_origins", &self.cors_origins)
+            .field("login_throttle", &self.login_throttle)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +247,7 @@ pub fn app(state: ApiState) -> Router {
         // Streams last longer than any request timeout.
         .merge(routes::live::router())
         .layer(middleware::map_response(error::problem_for_bare_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), client_ip::remember))
         .layer(TraceLayer::new_for_http());
     let router = match cors {
         Some(cors) => router.layer(cors),

@@ -19,6 +19,26 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|e| PasswordError(e.to_string()))
 }
 
+/// Shortest and longest new password accepted, in characters.
+pub const MIN_LEN: usize = 12;
+pub const MAX_LEN: usize = 128;
+
+/// Checks a new password against the policy (NIST SP 800-63B: length, not the account name; no
+/// composition rules). The error says what is wrong, never the password.
+pub fn check_new_password(username: &str, password: &str) -> Result<(), String> {
+    let len = password.chars().count();
+    if len < MIN_LEN {
+        return Err(format!("new_password: at least {MIN_LEN} characters"));
+    }
+    if len > MAX_LEN {
+        return Err(format!("new_password: at most {MAX_LEN} characters"));
+    }
+    if password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("new_password: must not contain the username".into());
+    }
+    Ok(())
+}
+
 /// Whether `password` matches the PHC string `phc`. A malformed `phc` never matches.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
@@ -48,6 +68,15 @@ mod tests {
         assert!(!verify_password("correct horsf", &hash));
         assert!(!verify_password("correct horse", "not a phc string"));
         assert_ne!(hash, hash_password("correct horse").unwrap(), "salted");
+    }
+
+    #[test]
+    fn new_passwords_are_long_and_not_the_username() {
+        assert!(check_new_password("ann", "correct horse battery").is_ok());
+        assert!(check_new_password("ann", "short").unwrap_err().contains("at least 12"));
+        assert!(check_new_password("ann", &"x".repeat(129)).unwrap_err().contains("at most"));
+        assert!(check_new_password("caregiver", "my-Caregiver-2024").unwrap_err().contains("username"));
+        assert!(check_new_password("ann", "密码密码密码密码密码密码").is_ok(), "characters, not bytes");
     }
 
     #[test]

@@ -1,11 +1,23 @@
 //! The API through `app(state).oneshot(request)`, over a real SQLite store in a temp dir.
 
+#[path = "api/audit.rs"]
+mod audit;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/care_circle.rs"]
+mod care_circle;
+#[path = "api/fhir.rs"]
+mod fhir;
+#[path = "api/matrix.rs"]
+mod matrix;
 #[path = "api/protocol.rs"]
 mod protocol;
 #[path = "api/residents.rs"]
 mod residents;
+#[path = "api/resources.rs"]
+mod resources;
+#[path = "api/sessions.rs"]
+mod sessions;
 #[path = "api/support.rs"]
 mod support;
 #[path = "api/tokens.rs"]

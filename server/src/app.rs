@@ -96,7 +96,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
     });
     let metrics = telemetry::metrics();
-    let router = eldercare_mobile_api::app(state).route("/metrics", get(move || std::future::ready(metrics.render())));
+    let router = eldercare_mobile_api::app(state)
+        .route("/metrics", get(move || std::future::ready(metrics.render())))
+        .merge(crate::console::router());
     let listener = tokio::net::TcpListener::bind(cfg.http_addr)
         .await
         .with_context(|| format!("binding the HTTP API to {}", cfg.http_addr))?;

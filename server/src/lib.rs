@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod app;
 pub mod broker;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod ingest;
 pub mod rules;

@@ -3,11 +3,13 @@
 //! device produces the same GATT bytes a real one sends, and those bytes go through the real
 //! decoders ([`crate::gatt`]) into the outbox, exactly like readings from Bluetooth.
 
+pub mod radio;
 pub mod run;
 mod wearable;
 
 use serde::{Deserialize, Serialize};
 
+pub use radio::{Home, RadioDevice, RadioPlan};
 pub use run::{SimulatorConfig, run};
 pub use wearable::{Packet, Wearable};
 

@@ -88,11 +88,12 @@ impl Wearable {
                 out.push(self.packet(Characteristic::FallEvent, encode::fall(FallEventKind::FallCancelled, time)));
             }
         }
-        if let Story::HelpButton { at_s } = self.spec.story {
-            if !self.fall_sent && t_s >= at_s {
-                self.fall_sent = true;
-                out.push(self.packet(Characteristic::FallEvent, encode::fall(FallEventKind::HelpButton, time)));
-            }
+        if let Story::HelpButton { at_s } = self.spec.story
+            && !self.fall_sent
+            && t_s >= at_s
+        {
+            self.fall_sent = true;
+            out.push(self.packet(Characteristic::FallEvent, encode::fall(FallEventKind::HelpButton, time)));
         }
         if t_s >= self.battery_next_at_s {
             self.battery_next_at_s = t_s + 600.0;
@@ -126,19 +127,19 @@ impl Wearable {
             }
             DeviceKind::PulseOximeter => {
                 let mut spo2 = 97.0 + n;
-                if let Story::Spo2Decline { start_s, per_min, floor } = self.spec.story {
-                    if t_s > start_s {
-                        spo2 = (spo2 - per_min * (t_s - start_s) / 60.0).max(floor);
-                    }
+                if let Story::Spo2Decline { start_s, per_min, floor } = self.spec.story
+                    && t_s > start_s
+                {
+                    spo2 = (spo2 - per_min * (t_s - start_s) / 60.0).max(floor);
                 }
                 (Characteristic::PlxSpotCheck, encode::plx_spot_check(spo2.round(), (74.0 + 5.0 * n).round(), time))
             }
             DeviceKind::Thermometer => {
                 let mut c = 36.5 + 0.2 * n;
-                if let Story::Fever { start_s, per_min, peak_c } = self.spec.story {
-                    if t_s > start_s {
-                        c = (c + per_min * (t_s - start_s) / 60.0).min(peak_c);
-                    }
+                if let Story::Fever { start_s, per_min, peak_c } = self.spec.story
+                    && t_s > start_s
+                {
+                    c = (c + per_min * (t_s - start_s) / 60.0).min(peak_c);
                 }
                 (Characteristic::TemperatureMeasurement, encode::temperature_celsius((c * 10.0).round() / 10.0, time))
             }

@@ -1,18 +1,57 @@
-//! Residents the caller may see.
+//! Residents the caller may see; staff in scope register them and keep them up to date.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use eldercare_schema::api::{Problem, Resident};
 use eldercare_store::ResidentRow;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
-use crate::extract::Path;
-use crate::{ApiError, ApiState, AuthUser};
+use crate::extract::{self, Path};
+use crate::params::{double_option, text};
+use crate::{ApiError, ApiState, AuthUser, scope};
 
 pub(crate) fn router() -> Router<ApiState> {
     Router::new()
-        .route("/api/v1/residents", get(list_residents))
-        .route("/api/v1/residents/{resident_id}", get(get_resident))
+        .route("/api/v1/residents", get(list_residents).post(create_resident))
+        .route("/api/v1/residents/{resident_id}", get(get_resident).patch(update_resident))
+}
+
+/// A resident to register in a household.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewResident {
+    household_id: i64,
+    #[schema(min_length = 1, max_length = 200, example = "Wang Jianguo")]
+    full_name: String,
+    #[schema(minimum = 1880, maximum = 2100, example = 1941)]
+    birth_year: Option<i64>,
+}
+
+/// Changes to a resident: only the fields present change (`birth_year: null` clears it).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResidentUpdate {
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
+    full_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1880, maximum = 2100)]
+    birth_year: Option<Option<i64>>,
+    /// Moves the resident to another household (also in the caller's scope).
+    #[serde(default)]
+    household_id: Option<i64>,
+}
+
+fn check_birth_year(year: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match year {
+        Some(y) if !(1880..=2100).contains(&y) => {
+            Err(ApiError::Unprocessable(format!("birth_year: expected 1880 to 2100, got {y}")))
+        }
+        other => Ok(other),
+    }
 }
 
 /// The residents in the caller's scope: staff see the units they are scoped to, families their
@@ -68,16 +107,79 @@ pub(crate) async fn visible_or_not_found(
     user: &AuthUser,
     resident_id: i64,
 ) -> Result<ResidentRow, ApiError> {
-    match state.store.visible_resident(&user.viewer(), resident_id).await? {
-        Some(row) => Ok(row),
-        None => {
-            state.audit(Some(user.user_id), "resident.not_visible", Some(resident_id), "").await?;
-            Err(ApiError::NotFound(format!("resident {resident_id} not found")))
-        }
-    }
+    scope::visible_resident(state, user, resident_id).await
 }
 
-fn to_resident(r: ResidentRow) -> Resident {
+/// Registers a resident in a household in the caller's scope (staff only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/residents",
+    tag = "residents",
+    security(("bearer" = [])),
+    request_body = NewResident,
+    responses(
+        (status = 201, description = "Registered", body = Resident),
+        (status = 404, description = "No such household in the caller's scope, or the caller is not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_resident(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    extract::Json(req): extract::Json<NewResident>,
+) -> Result<(StatusCode, Json<Resident>), ApiError> {
+    let name = text("full_name", &req.full_name, 200)?;
+    let birth_year = check_birth_year(req.birth_year)?;
+    scope::managed_household(&state, &user, req.household_id).await?;
+    let id = state.store.create_resident(req.household_id, &name, birth_year).await?;
+    state.audit(Some(user.user_id), "resident.create", Some(id), &format!("household={}", req.household_id)).await?;
+    let row = scope::visible_resident(&state, &user, id).await?;
+    Ok((StatusCode::CREATED, Json(to_resident(row))))
+}
+
+/// Changes a resident's name, birth year or household (staff in scope only).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/residents/{resident_id}",
+    tag = "residents",
+    security(("bearer" = [])),
+    params(("resident_id" = i64, Path, description = "The resident's id")),
+    request_body = ResidentUpdate,
+    responses(
+        (status = 200, description = "The resident as changed", body = Resident),
+        (status = 404, description = "No such resident (or new household) in the caller's scope, or the caller is not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn update_resident(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path(resident_id): Path<i64>,
+    extract::Json(req): extract::Json<ResidentUpdate>,
+) -> Result<Json<Resident>, ApiError> {
+    let name = req.full_name.as_deref().map(|n| text("full_name", n, 200)).transpose()?;
+    let birth_year = req.birth_year.map(check_birth_year).transpose()?;
+    scope::managed_resident(&state, &user, resident_id).await?;
+    if let Some(h) = req.household_id {
+        scope::managed_household(&state, &user, h).await?;
+    }
+    state.store.update_resident(resident_id, name.as_deref(), birth_year, req.household_id).await?;
+    let mut changed = Vec::new();
+    for (field, present) in [
+        ("full_name", name.is_some()),
+        ("birth_year", birth_year.is_some()),
+        ("household_id", req.household_id.is_some()),
+    ] {
+        if present {
+            changed.push(field);
+        }
+    }
+    state
+        .audit(Some(user.user_id), "resident.update", Some(resident_id), &format!("fields={}", changed.join(",")))
+        .await?;
+    let row = scope::visible_resident(&state, &user, resident_id).await?;
+    Ok(Json(to_resident(row)))
+}
+
+pub(crate) fn to_resident(r: ResidentRow) -> Resident {
     Resident {
         resident_id: r.resident_id,
         full_name: r.full_name,

@@ -4,6 +4,8 @@ use axum::http::{StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use eldercare_schema::api::TokenResponse;
+
 use crate::support::{MINUTE, PASSWORD, SECRET, T0, world};
 
 #[tokio::test]
@@ -64,31 +66,51 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 }
 
 #[tokio::test]
-async fn refresh_rotates_and_a_spent_refresh_token_is_refused() {
+async fn refresh_rotates_within_the_session_until_it_expires() {
     let w = world().await;
     let first = w.login("family1").await;
     w.advance(MINUTE);
-    let body = |t: &str| serde_json::json!({ "refresh_token": t }).to_string();
 
-    let second = w.post_json("/api/v1/auth/refresh", body(&first.refresh_token)).await;
+    let second = w.refresh(&first.refresh_token).await;
     assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
-    let second: eldercare_schema::api::TokenResponse = serde_json::from_slice(&second.body).unwrap();
+    let second: TokenResponse = serde_json::from_slice(&second.body).unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_ne!(second.access_token, first.access_token, "issued a minute later");
     let me = w.get("/api/v1/me", Some(&second.access_token)).await;
     assert_eq!(me.json()["username"], "family1");
+    assert_eq!(w.get("/api/v1/me", Some(&first.access_token)).await.status, StatusCode::OK, "same session");
 
-    let again = w.post_json("/api/v1/auth/refresh", body(&first.refresh_token)).await;
-    assert_eq!(again.problem(401).detail, "invalid refresh token");
-    let garbage = w.post_json("/api/v1/auth/refresh", body("not-a-token")).await;
-    garbage.problem(401);
+    assert_eq!(w.refresh("not-a-token").await.problem(401).detail, "invalid refresh token");
 
     // The new one works once, until it expires after 30 days.
-    let third = w.post_json("/api/v1/auth/refresh", body(&second.refresh_token)).await;
+    let third = w.refresh(&second.refresh_token).await;
     assert_eq!(third.status, StatusCode::OK);
-    let third: eldercare_schema::api::TokenResponse = serde_json::from_slice(&third.body).unwrap();
+    let third: TokenResponse = serde_json::from_slice(&third.body).unwrap();
     w.advance(30 * 24 * 60 * MINUTE + MINUTE);
-    w.post_json("/api/v1/auth/refresh", body(&third.refresh_token)).await.problem(401);
+    assert_eq!(w.refresh(&third.refresh_token).await.problem(401).detail, "invalid refresh token");
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_its_whole_session_and_only_that_one() {
+    let w = world().await;
+    let phone = w.login("family1").await;
+    let tablet = w.login("family1").await;
+    let rotated: TokenResponse = serde_json::from_slice(&w.refresh(&phone.refresh_token).await.body).unwrap();
+
+    // Someone presents the spent token: a thief, or the owner after the thief rotated it.
+    let reuse = w.refresh(&phone.refresh_token).await.problem(401);
+    assert_eq!(reuse.detail, "refresh token already used; the session has ended");
+    // Everything of that session is dead: the newest refresh token and its access tokens.
+    assert_eq!(w.refresh(&rotated.refresh_token).await.problem(401).detail, "invalid refresh token");
+    for token in [&phone.access_token, &rotated.access_token] {
+        assert_eq!(w.get("/api/v1/me", Some(token)).await.problem(401).detail, "session ended");
+    }
+    // The other session of the same account lives on.
+    assert_eq!(w.get("/api/v1/me", Some(&tablet.access_token)).await.status, StatusCode::OK);
+    assert_eq!(w.refresh(&tablet.refresh_token).await.status, StatusCode::OK);
+
+    let audit = w.store.recent_audit(20).await.unwrap();
+    assert!(audit.iter().any(|e| e.1 == Some(w.family1) && e.2 == "auth.refresh_reused"), "{audit:?}");
 }
 
 #[tokio::test]

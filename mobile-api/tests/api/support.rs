@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use eldercare_mobile_api::{ApiState, AuthConfig, JwtSecret, app, password};
 use eldercare_schema::Metric;
 use eldercare_schema::api::{Problem, TokenResponse};
@@ -32,7 +32,23 @@ pub struct World {
     pub admin: i64,
     pub caregiver: i64,
     pub family1: i64,
+    #[allow(dead_code)] // Not every test binary module uses every account.
+    pub family2: i64,
+    /// An open session of each account above, for tokens the tests sign themselves.
+    pub sessions: std::collections::HashMap<i64, i64>,
     _dir: tempfile::TempDir,
+}
+
+/// A temporary directory for a test database, in memory (`/dev/shm`) where there is one: the
+/// store syncs every commit (`synchronous=FULL`), which on a real disk would make the tests
+/// slow for nothing.
+pub fn temp_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap_or_else(|_| tempfile::tempdir().unwrap())
+    } else {
+        tempfile::tempdir().unwrap()
+    }
 }
 
 pub fn auth_config() -> AuthConfig {
@@ -45,7 +61,7 @@ pub async fn world() -> World {
 
 /// The world, with `customise` applied to the state before the app is built.
 pub async fn world_with(customise: impl FnOnce(ApiState) -> ApiState) -> World {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = temp_dir();
     let store = Store::open(&format!("sqlite:{}", dir.path().join("api.db").display())).await.unwrap();
     let s = &store;
     let district = s.create_org_unit(None, OrgKind::District, "Riverside").await.unwrap();
@@ -74,11 +90,30 @@ pub async fn world_with(customise: impl FnOnce(ApiState) -> ApiState) -> World {
     s.register_gateway("gw-2", h2).await.unwrap();
     s.register_device("ox-b", "gw-2", resident_b, "pulse_oximeter").await.unwrap();
 
+    let mut sessions = std::collections::HashMap::new();
+    for user in [admin, caregiver, family1, family2] {
+        let hash = format!("test-session-of-{user}");
+        sessions.insert(user, s.start_session(user, &hash, T0 + 3_600_000, T0, None).await.unwrap());
+    }
+
     let clock = Arc::new(AtomicI64::new(T0));
     let c = clock.clone();
     let state = ApiState::new(store.clone(), auth_config()).with_clock(move || c.load(Ordering::SeqCst));
     let app = app(customise(state));
-    World { app, store, clock, resident_a, resident_b, resident_c, admin, caregiver, family1, _dir: dir }
+    World {
+        app,
+        store,
+        clock,
+        resident_a,
+        resident_b,
+        resident_c,
+        admin,
+        caregiver,
+        family1,
+        family2,
+        sessions,
+        _dir: dir,
+    }
 }
 
 pub fn reading(device: &str, seq: i64, resident_id: i64, metric: Metric, value: f64, measured_ms: i64) -> NewReading {
@@ -143,6 +178,27 @@ impl World {
         let reply = self.login_reply(username, PASSWORD).await;
         assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
         serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        let body = serde_json::json!({ "refresh_token": refresh_token }).to_string();
+        self.post_json("/api/v1/auth/refresh", body).await
+    }
+
+    /// A request with a bearer token (if any) and a JSON body (if any).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).unwrap()).await
     }
 
     /// An access token for `username`.

@@ -9,10 +9,12 @@ use serde_json::{Value, json};
 
 use crate::support::{MINUTE, SECRET, T0, World, world};
 
-/// Claims as the API issues them, for `user_id`, valid at the test clock's start.
-fn claims(user_id: i64) -> Value {
+/// Claims as the API issues them, for `user_id` in an open session of theirs (or of the
+/// administrator, for an account that does not exist), valid at the test clock's start.
+fn claims(w: &World, user_id: i64) -> Value {
     let now = T0 / 1000;
-    json!({"sub": user_id.to_string(), "role": "admin", "iss": "eldercare", "aud": "eldercare-api",
+    let sid = w.sessions.get(&user_id).unwrap_or(&w.sessions[&w.admin]);
+    json!({"sub": user_id.to_string(), "sid": sid, "role": "admin", "iss": "eldercare", "aud": "eldercare-api",
            "iat": now, "nbf": now, "exp": now + 900})
 }
 
@@ -37,7 +39,7 @@ async fn me(w: &World, token: &str) -> crate::support::Reply {
 async fn a_token_signed_like_ours_is_accepted() {
     // The control for the refusals below: the same construction with the right secret works.
     let w = world().await;
-    let reply = me(&w, &sign(&claims(w.admin), SECRET)).await;
+    let reply = me(&w, &sign(&claims(&w, w.admin), SECRET)).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["username"], "admin");
 }
@@ -67,10 +69,10 @@ async fn expired_tokens_are_refused() {
     w.advance(2 * MINUTE);
     assert_eq!(assert_refused(&me(&w, &token).await, "after 16 minutes"), "access token expired");
 
-    let mut old = claims(w.admin);
+    let mut old = claims(&w, w.admin);
     old["exp"] = json!(T0 / 1000 - 3600);
     assert_refused(&me(&w, &sign(&old, SECRET)).await, "exp an hour ago");
-    let mut future = claims(w.admin);
+    let mut future = claims(&w, w.admin);
     future["nbf"] = json!(T0 / 1000 + 3600);
     assert_refused(&me(&w, &sign(&future, SECRET)).await, "nbf in an hour");
 }
@@ -78,43 +80,47 @@ async fn expired_tokens_are_refused() {
 #[tokio::test]
 async fn forged_and_foreign_tokens_are_refused() {
     let w = world().await;
-    let forged = sign(&claims(w.admin), "another-secret-that-is-also-long-enough!");
+    let forged = sign(&claims(&w, w.admin), "another-secret-that-is-also-long-enough!");
     assert_refused(&me(&w, &forged).await, "other secret");
 
     for (claim, value) in [("iss", "someone-else"), ("aud", "another-api")] {
-        let mut c = claims(w.admin);
+        let mut c = claims(&w, w.admin);
         c[claim] = json!(value);
         assert_refused(&me(&w, &sign(&c, SECRET)).await, claim);
     }
-    for claim in ["exp", "nbf", "iss", "aud", "sub"] {
-        let mut c = claims(w.admin);
+    for claim in ["exp", "nbf", "iss", "aud", "sub", "sid"] {
+        let mut c = claims(&w, w.admin);
         c.as_object_mut().unwrap().remove(claim);
         assert_refused(&me(&w, &sign(&c, SECRET)).await, &format!("without {claim}"));
     }
     // A well-signed token whose account does not exist (deleted) is refused.
-    assert_refused(&me(&w, &sign(&claims(999_999), SECRET)).await, "no such user");
-    let mut c = claims(w.admin);
+    assert_refused(&me(&w, &sign(&claims(&w, 999_999), SECRET)).await, "no such user");
+    let mut c = claims(&w, w.admin);
     c["sub"] = json!("admin");
     assert_refused(&me(&w, &sign(&c, SECRET)).await, "non-numeric sub");
+    // A real session, but someone else's.
+    let mut c = claims(&w, w.family1);
+    c["sid"] = json!(w.sessions[&w.admin]);
+    assert_refused(&me(&w, &sign(&c, SECRET)).await, "another account's session");
 }
 
 #[tokio::test]
 async fn alg_none_and_other_algorithms_are_refused() {
     let w = world().await;
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let payload = b64(&claims(w.admin));
+    let payload = b64(&claims(&w, w.admin));
     let none = format!("{}.{payload}.", b64(&json!({"alg": "none", "typ": "JWT"})));
     assert_refused(&me(&w, &none).await, "alg none");
     // HS512 with the right secret is still not HS256.
     let hs512 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS512),
-        &claims(w.admin),
+        &claims(&w, w.admin),
         &EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
     )
     .unwrap();
     assert_refused(&me(&w, &hs512).await, "HS512");
     // An RS256 header over an HMAC signature (key confusion) is refused.
-    let good = sign(&claims(w.admin), SECRET);
+    let good = sign(&claims(&w, w.admin), SECRET);
     let signature = good.rsplit('.').next().unwrap();
     let rs = format!("{}.{payload}.{signature}", b64(&json!({"alg": "RS256", "typ": "JWT"})));
     assert_refused(&me(&w, &rs).await, "RS256 header");
@@ -124,7 +130,7 @@ async fn alg_none_and_other_algorithms_are_refused() {
 async fn the_role_comes_from_the_database_not_the_token() {
     let w = world().await;
     // family1 presenting a token that claims "admin" still sees only their relative.
-    let mut c = claims(w.family1);
+    let mut c = claims(&w, w.family1);
     c["role"] = json!("admin");
     let reply = w.get("/api/v1/residents", Some(&sign(&c, SECRET))).await;
     assert_eq!(reply.status, StatusCode::OK);

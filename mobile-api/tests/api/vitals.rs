@@ -71,7 +71,7 @@ async fn history_filters_by_metric_and_range() {
         format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-05-01T15:30:00%2B08:00&to=2024-05-01T07:50:00Z");
     assert_eq!(values(&w.get(&path, Some(&token)).await.json()), vec![97.0, 95.0]);
 
-    let week = format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-04-24T00:00:00Z&limit=2");
+    let week = format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-04-24T00:00:00Z&limit=2&resolution=raw");
     assert_eq!(values(&w.get(&week, Some(&token)).await.json()), vec![99.0, 97.0], "oldest first, limited");
 
     let hr = w.get(&format!("/api/v1/residents/{a}/vitals?metric=heart_rate"), Some(&token)).await.json();
@@ -113,4 +113,113 @@ async fn bad_history_queries_are_400_problems_naming_the_parameter() {
     }
     // Nothing about a refused query reaches the audit log as a read.
     assert!(w.store.audit_for_resident(w.resident_a).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn raw_history_pages_by_cursor_without_gaps_or_repeats() {
+    let w = world().await;
+    let a = w.resident_a;
+    // 25 readings, two devices interleaved, some at the same instant.
+    let readings: Vec<_> = (0..25)
+        .map(|i| {
+            let device = if i % 2 == 0 { "ox-a" } else { "ox-a2" };
+            reading(device, i, a, Metric::HeartRate, 60.0 + i as f64, T0 - 60 * MINUTE + (i / 2) * MINUTE)
+        })
+        .collect();
+    w.store.register_device("ox-a2", "gw-1", a, "heart_rate_band").await.unwrap();
+    w.store.ingest("gw-1", &readings, &[], T0).await.unwrap();
+    let token = w.token("family1").await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = format!("/api/v1/residents/{a}/vitals?metric=heart_rate&limit=10");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = w.get(&path, Some(&token)).await.json();
+        assert_eq!(page["resolution"], "raw");
+        seen.extend(values(&page));
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let mut expected: Vec<f64> = (0..25).map(|i| 60.0 + i as f64).collect();
+    expected.sort_by(f64::total_cmp);
+    let mut sorted = seen.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(sorted, expected, "every reading exactly once");
+    let bad = w.get(&format!("/api/v1/residents/{a}/vitals?metric=heart_rate&cursor=nope"), Some(&token)).await;
+    assert!(bad.problem(400).detail.starts_with("cursor:"));
+}
+
+#[tokio::test]
+async fn long_ranges_come_as_hourly_or_daily_rollups() {
+    let w = world().await;
+    let a = w.resident_a;
+    const HOUR: i64 = 60 * MINUTE;
+    // Day 1 (2024-04-20): 90 and 94 in the 08:00 hour, 98 at 10:15. Day 2: 96.
+    let day1 = 1_713_600_000_000; // 2024-04-20T08:00:00Z
+    let readings = [
+        reading("ox-a", 1, a, Metric::Spo2, 90.0, day1 + 5 * MINUTE),
+        reading("ox-a", 2, a, Metric::Spo2, 94.0, day1 + 50 * MINUTE),
+        reading("ox-a", 3, a, Metric::Spo2, 98.0, day1 + 2 * HOUR + 15 * MINUTE),
+        reading("ox-a", 4, a, Metric::Spo2, 96.0, day1 + 24 * HOUR),
+    ];
+    w.store.ingest("gw-1", &readings, &[], T0).await.unwrap();
+    let token = w.token("caregiver").await;
+    let base = format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-04-20T00:00:00Z");
+
+    let hourly = w.get(&format!("{base}&to=2024-05-01T00:00:00Z"), Some(&token)).await.json();
+    assert_eq!(hourly["resolution"], "hour", "11 days: hourly");
+    assert_eq!(hourly["points"], json!([]));
+    assert_eq!(
+        hourly["buckets"],
+        json!([
+            {"start": "2024-04-20T08:00:00Z", "count": 2, "min": 90.0, "max": 94.0, "mean": 92.0},
+            {"start": "2024-04-20T10:00:00Z", "count": 1, "min": 98.0, "max": 98.0, "mean": 98.0},
+            {"start": "2024-04-21T08:00:00Z", "count": 1, "min": 96.0, "max": 96.0, "mean": 96.0},
+        ])
+    );
+    let daily = w.get(&format!("{base}&to=2024-05-01T00:00:00Z&resolution=day"), Some(&token)).await.json();
+    assert_eq!(
+        daily["buckets"],
+        json!([
+            {"start": "2024-04-20T00:00:00Z", "count": 3, "min": 90.0, "max": 98.0, "mean": 94.0},
+            {"start": "2024-04-21T00:00:00Z", "count": 1, "min": 96.0, "max": 96.0, "mean": 96.0},
+        ])
+    );
+    let auto_daily =
+        w.get(&format!("/api/v1/residents/{a}/vitals?metric=spo2&from=2024-01-01T00:00:00Z"), Some(&token)).await;
+    assert_eq!(auto_daily.json()["resolution"], "day", "four months: daily");
+    let raw = w.get(&format!("{base}&to=2024-05-01T00:00:00Z&resolution=raw"), Some(&token)).await.json();
+    assert_eq!(values(&raw), vec![90.0, 94.0, 98.0, 96.0]);
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_everyone_in_scope_at_once() {
+    let w = world().await;
+    ingest(&w).await;
+    let nurse = w.token("caregiver").await;
+    let all = w.get("/api/v1/vitals/latest", Some(&nurse)).await.json();
+    let ids: Vec<i64> = all.as_array().unwrap().iter().map(|r| r["resident_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![w.resident_a, w.resident_c], "grid 1, by id; B is not in scope");
+    assert_eq!(all[0]["vitals"].as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["vitals"][1]["value"], 93.0);
+    assert_eq!(all[1]["vitals"], json!([]));
+
+    let asked = format!("/api/v1/vitals/latest?resident_ids={},{}", w.resident_b, w.resident_a);
+    let some = w.get(&asked, Some(&nurse)).await.json();
+    assert_eq!(some.as_array().unwrap().len(), 1, "B is left out as if absent");
+    let page = w.get(&format!("/api/v1/vitals/latest?limit=1&after_id={}", w.resident_a), Some(&nurse)).await.json();
+    assert_eq!(page[0]["resident_id"], w.resident_c);
+    w.get("/api/v1/vitals/latest?resident_ids=1,x", Some(&nurse)).await.problem(400);
+    // One audit entry per resident shown.
+    for r in [w.resident_a, w.resident_c] {
+        assert!(w.store.audit_for_resident(r).await.unwrap().iter().any(|e| e.2 == "vitals.latest.read"));
+    }
+    assert!(w.store.audit_for_resident(w.resident_b).await.unwrap().is_empty());
 }

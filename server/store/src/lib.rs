@@ -6,16 +6,24 @@
 //! is what lets ingest acknowledge a reading to its gateway). Storage never knows about HTTP.
 
 mod account;
+pub mod admin;
 pub mod alerts;
 mod audit;
+pub mod audit_trail;
 mod auth;
+pub mod care_circle;
 mod error;
 pub mod escalation;
+pub mod fhir;
 mod ingest;
 mod model;
 pub mod org;
 mod query;
+pub mod session;
+pub mod stats;
+pub mod thresholds;
 mod tx;
+pub mod vitals;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,0 +1,63 @@
+// Chinese (zh-CN) is chosen from the browser's language, the switch changes it and is remembered;
+// times are shown in the community's zone (Asia/Shanghai) whatever the browser's zone.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDemo, launch, newPage, signIn, shot } from './support.mjs';
+
+let demo;
+let browser;
+
+before(async () => {
+  demo = await startDemo({ speed: 10 });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await demo?.stop();
+});
+
+test('a Chinese browser gets the console in Chinese, and can switch to English', { timeout: 120_000 }, async () => {
+  const { page, context, problems } = await newPage(browser, demo.base, { locale: 'zh-CN', timezoneId: 'Europe/London' });
+  await page.goto(`${demo.base}/`);
+  await page.locator('#login-title', { hasText: '登录' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  await shot(page, 'i18n-1-login-zh');
+
+  await signIn(page, demo.base, 'caregiver');
+  assert.equal(await page.locator('#wall-title').innerText(), '居民总览');
+  assert.deepEqual(await page.locator('#nav a').allInnerTexts().then((a) => a.map((s) => s.replace(/\d+$/, '').trim())), ['居民', '告警', '统计']);
+  await page.locator('article.card .status-text').first().waitFor();
+  const statuses = await page.locator('article.card .status-text').allInnerTexts();
+  assert.ok(statuses.every((s) => /[\u4e00-\u9fff]/.test(s)), `statuses in Chinese: ${statuses}`);
+  assert.match(await page.locator('#live-state').innerText(), /实时/);
+
+  // A reading's time, in Asia/Shanghai although the browser is in London.
+  await page.locator('article.card a.name', { hasText: 'Wang Jianguo' }).click();
+  const tile = page.locator('.tile[data-metric="heart_rate"] time');
+  await tile.waitFor();
+  const at = Date.parse(await tile.getAttribute('datetime'));
+  const shanghai = new Intl.DateTimeFormat('en-US', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+  assert.ok((await tile.getAttribute('title')).includes(shanghai), `${await tile.getAttribute('title')} shows ${shanghai}`);
+  assert.equal(await page.locator('.resident h2').first().innerText(), '生命体征');
+  await page.locator('.chart-box svg.chart').first().waitFor();
+  await shot(page, 'i18n-2-resident-zh');
+
+  await page.evaluate(() => { location.hash = '#/alerts'; });
+  await page.locator('#inbox-title', { hasText: '告警' }).waitFor();
+  await page.evaluate(() => { location.hash = '#/stats'; });
+  await page.locator('#stats-title', { hasText: '社区统计' }).waitFor();
+  await page.locator('.stat[data-stat="residents"] .stat-value').waitFor();
+  await shot(page, 'i18n-3-stats-zh');
+
+  // The switch, remembered across a reload (the session survives it too).
+  await page.locator('#lang-select').selectOption('en');
+  await page.locator('#stats-title', { hasText: 'Community statistics' }).waitFor();
+  await page.reload();
+  await page.locator('html[data-ready="1"]').waitFor({ state: 'attached' });
+  await page.locator('#stats-title', { hasText: 'Community statistics' }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  assert.deepEqual(problems, []);
+  await context.close();
+});

@@ -1,0 +1,287 @@
+//! The caregiver's two heaviest calls, over real HTTP on loopback against SQLite on disk, at a
+//! fixed request rate (open loop: latency counts from when a request was due, so a slow answer
+//! cannot hide the queue behind it), each against a baseline measured in the same run: the
+//! store's own queries for the same data, called directly at the same rate.
+//!
+//! 1. Dashboard: `GET /api/v1/vitals/latest?limit=200`, the newest vitals of the 200 residents
+//!    in the caregiver's grid (1,000 residents in the database), with one audit entry each.
+//! 2. 30-day history: `GET /api/v1/residents/{id}/vitals?metric=heart_rate&from=..&to=..` of a
+//!    resident with a heart rate every 5 minutes; 30 days come back as hourly rollups (720).
+//!
+//! SQLite only: the store does not support PostgreSQL yet.
+//!
+//! Run: `cargo bench -p eldercare-mobile-api --bench dashboard [-- --rate 20 --seconds 15]`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eldercare_mobile_api::{ApiState, AuthConfig, JwtSecret, app, password};
+use eldercare_schema::Metric;
+use eldercare_store::org::OrgKind;
+use eldercare_store::{NewReading, Role, Store, Viewer};
+use tokio::sync::Mutex;
+
+const PASSWORD: &str = "bench password long enough";
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MINUTE;
+const RESIDENTS: usize = 1000;
+const IN_SCOPE: usize = 200;
+
+struct Args {
+    rate: f64,
+    seconds: f64,
+}
+
+fn args() -> Args {
+    let mut a = Args { rate: 20.0, seconds: 15.0 };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        match argv[i].as_str() {
+            "--rate" => a.rate = argv[i + 1].parse().expect("--rate <requests per second>"),
+            "--seconds" => a.seconds = argv[i + 1].parse().expect("--seconds <duration>"),
+            // `cargo bench` passes --bench; anything else is not ours either.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Stats {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    achieved: f64,
+    errors: usize,
+}
+
+/// Calls `op` at `rate` per second for `seconds`, each call in its own task, timing from the
+/// moment it was due; milliseconds.
+async fn at_rate<F, Fut>(rate: f64, seconds: f64, op: F) -> Stats
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let n = (rate * seconds).round() as usize;
+    let start = Instant::now();
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (op, latencies, errors) = (op.clone(), latencies.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = op().await;
+            let ms = due.elapsed().as_secs_f64() * 1000.0;
+            if !ok {
+                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            latencies.lock().await.push(ms);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut l = latencies.lock().await.clone();
+    l.sort_by(f64::total_cmp);
+    Stats {
+        p50: percentile(&l, 0.5),
+        p99: percentile(&l, 0.99),
+        max: *l.last().unwrap(),
+        achieved: n as f64 / elapsed,
+        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+struct World {
+    store: Store,
+    caregiver: i64,
+    /// The resident with 30 days of heart rate every 5 minutes.
+    busy: i64,
+    now_ms: i64,
+}
+
+async fn seed(store: &Store) -> World {
+    let now_ms = eldercare_store::now_ms();
+    let district = store.create_org_unit(None, OrgKind::District, "District").await.unwrap();
+    let community = store.create_org_unit(Some(district), OrgKind::Community, "Community").await.unwrap();
+    let mut grids = Vec::new();
+    for g in 0..RESIDENTS / IN_SCOPE {
+        grids.push(store.create_org_unit(Some(community), OrgKind::Grid, &format!("Grid {g}")).await.unwrap());
+    }
+    let hash = password::hash_password(PASSWORD).unwrap();
+    let caregiver = store.create_user("caregiver", &hash, Role::Caregiver, "Nurse").await.unwrap();
+    store.grant_scope(caregiver, grids[0]).await.unwrap();
+
+    let mut residents = Vec::new();
+    for i in 0..RESIDENTS {
+        let household = store.create_household(grids[i / IN_SCOPE], &format!("Household {i}")).await.unwrap();
+        let resident = store.create_resident(household, &format!("Resident {i}"), Some(1940)).await.unwrap();
+        let gateway = format!("gw-{i}");
+        store.register_gateway(&gateway, household).await.unwrap();
+        store.register_device(&format!("ox-{i}"), &gateway, resident, "pulse_oximeter").await.unwrap();
+        store.register_device(&format!("bp-{i}"), &gateway, resident, "blood_pressure_cuff").await.unwrap();
+        residents.push((resident, gateway));
+    }
+    // Every resident: the newest of six metrics; the caregiver's 200 also 30 days of heart rate
+    // every 15 minutes (576,000 rows), so the history query runs against a realistic table.
+    let reading = |device: String, seq: i64, resident: i64, metric: Metric, value: f64, at: i64| NewReading {
+        device_id: device,
+        seq,
+        resident_id: resident,
+        metric,
+        value,
+        measured_ms: at,
+        time_source: "device",
+    };
+    for (i, (resident, gateway)) in residents.iter().enumerate() {
+        let (ox, bp) = (format!("ox-{i}"), format!("bp-{i}"));
+        let mut batch = vec![
+            reading(ox.clone(), 1, *resident, Metric::Spo2, 96.0, now_ms - 5 * MINUTE),
+            reading(ox.clone(), 2, *resident, Metric::Battery, 80.0, now_ms - 5 * MINUTE),
+            reading(bp.clone(), 1, *resident, Metric::BpSystolic, 130.0, now_ms - 60 * MINUTE),
+            reading(bp.clone(), 2, *resident, Metric::BpDiastolic, 80.0, now_ms - 60 * MINUTE),
+            reading(bp.clone(), 3, *resident, Metric::HeartRate, 70.0, now_ms - 60 * MINUTE),
+            reading(ox.clone(), 3, *resident, Metric::BodyTemperature, 36.6, now_ms - 90 * MINUTE),
+        ];
+        if i < IN_SCOPE {
+            let every = if i == 0 { 5 * MINUTE } else { 15 * MINUTE };
+            let n = 30 * DAY / every;
+            batch.extend((0..n).map(|k| {
+                let value = 60.0 + (k % 30) as f64;
+                reading(ox.clone(), 10 + k, *resident, Metric::HeartRate, value, now_ms - 30 * DAY + k * every)
+            }));
+        }
+        for chunk in batch.chunks(5000) {
+            store.ingest(gateway, chunk, &[], now_ms).await.unwrap();
+        }
+    }
+    World { store: store.clone(), caregiver, busy: residents[0].0, now_ms }
+}
+
+fn report(name: &str, api: &Stats, base: &Stats) {
+    println!("{name}");
+    println!(
+        "  API       p50 {:8.2} ms   p99 {:8.2} ms   max {:8.2} ms   at {:.1} req/s   errors {}",
+        api.p50, api.p99, api.max, api.achieved, api.errors
+    );
+    println!(
+        "  baseline  p50 {:8.2} ms   p99 {:8.2} ms   max {:8.2} ms   at {:.1} req/s",
+        base.p50, base.p99, base.max, base.achieved
+    );
+    println!("  ratio API/baseline: p50 {:.1}x, p99 {:.1}x", api.p50 / base.p50, api.p99 / base.p99);
+}
+
+fn main() {
+    let args = args();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        // On the real disk, not tmpfs: the store syncs each commit, and every API read commits
+        // its audit entries.
+        let dir = tempfile::tempdir_in(
+            std::env::var("BENCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+        )
+        .unwrap();
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("bench.db").display())).await.unwrap();
+        let t = Instant::now();
+        let w = seed(&store).await;
+        eprintln!("seeded {} readings in {:.1} s", w.store.count_readings().await.unwrap(), t.elapsed().as_secs_f64());
+
+        let auth = AuthConfig::new(JwtSecret::generate());
+        let state = ApiState::new(store.clone(), auth).with_rate_limit(None);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
+        let client = reqwest::Client::new();
+        let login: serde_json::Value = client
+            .post(format!("http://{addr}/api/v1/auth/login"))
+            .json(&serde_json::json!({"username": "caregiver", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap().to_owned();
+
+        let dashboard_url = format!("http://{addr}/api/v1/vitals/latest?limit=200");
+        let from = eldercare_time(w.now_ms - 30 * DAY);
+        let to = eldercare_time(w.now_ms);
+        let history_url =
+            format!("http://{addr}/api/v1/residents/{}/vitals?metric=heart_rate&from={from}&to={to}", w.busy);
+        // Warm up and check the answers once.
+        let d: serde_json::Value =
+            client.get(&dashboard_url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(d.as_array().unwrap().len(), IN_SCOPE);
+        assert_eq!(d[0]["vitals"].as_array().unwrap().len(), 6);
+        let h: serde_json::Value =
+            client.get(&history_url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(h["resolution"], "hour");
+        let buckets = h["buckets"].as_array().unwrap().len();
+        assert!((720..=721).contains(&buckets), "{buckets}");
+
+        println!(
+            "eldercare API benchmark: SQLite (WAL, synchronous=FULL) on disk; {RESIDENTS} residents, {} readings; \
+             open loop at {} req/s for {} s each; {} cores",
+            w.store.count_readings().await.unwrap(),
+            args.rate,
+            args.seconds,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        println!("PostgreSQL: not measured; the store does not support it yet.");
+
+        let get = |url: String| {
+            let (client, token) = (client.clone(), token.clone());
+            move || {
+                let (client, token, url) = (client.clone(), token.clone(), url.clone());
+                async move {
+                    match client.get(&url).bearer_auth(&token).send().await {
+                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                        _ => false,
+                    }
+                }
+            }
+        };
+        let viewer = Viewer { user_id: w.caregiver, role: Role::Caregiver };
+        let s = w.store.clone();
+        let dashboard_baseline = move || {
+            let s = s.clone();
+            async move {
+                let ids = s.visible_resident_ids(&viewer, None).await.unwrap();
+                s.latest_vitals_of(&ids[..IN_SCOPE]).await.is_ok()
+            }
+        };
+        let (s, busy, now) = (w.store.clone(), w.busy, w.now_ms);
+        let history_baseline = move || {
+            let s = s.clone();
+            async move { s.vitals_rollup(busy, Metric::HeartRate, now - 30 * DAY, now, 60 * MINUTE).await.is_ok() }
+        };
+
+        let base = at_rate(args.rate, args.seconds, dashboard_baseline).await;
+        let api = at_rate(args.rate, args.seconds, get(dashboard_url)).await;
+        report("dashboard: latest vitals of 200 residents (baseline: the store's two queries)", &api, &base);
+        let base = at_rate(args.rate, args.seconds, history_baseline).await;
+        let api = at_rate(args.rate, args.seconds, get(history_url)).await;
+        report("30-day heart-rate history as hourly rollups (baseline: the store's rollup query)", &api, &base);
+        println!(
+            "The API's extra cost is HTTP, the JWT and session check, JSON, and the audit entries it commits \
+             (one per resident shown) before it answers."
+        );
+    });
+}
+
+fn eldercare_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
+    t.format(&time::format_description::well_known::Rfc3339).unwrap().replace('+', "%2B")
+}
