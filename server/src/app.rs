@@ -92,9 +92,15 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let auth = eldercare_mobile_api::AuthConfig::new(secret);
     let link = connected.clone();
     let live = eldercare_mobile_api::LiveHub::spawn(store.clone(), shutdown.child_token());
-    let state = eldercare_mobile_api::ApiState::new(store.clone(), auth).with_live(live).with_readiness(move || {
-        if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
-    });
+    let state = eldercare_mobile_api::ApiState::new(store.clone(), auth)
+        .with_live(live)
+        .with_readiness(move || {
+            if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
+        })
+        // Overrides the rules engine would not apply are refused at the API, not stored and ignored.
+        .with_threshold_check(|overrides| {
+            crate::rules::Thresholds::default().with_overrides(overrides).and_then(|t| t.validate())
+        });
     let metrics = telemetry::metrics();
     let router = eldercare_mobile_api::app(state)
         .route("/metrics", get(move || std::future::ready(metrics.render())))

@@ -546,3 +546,46 @@ async fn a_silenced_resident_alerts_but_nobody_is_notified_until_the_silence_end
     assert!(kinds(&d).contains(&"notified".to_owned()));
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_resident_thresholds_are_checked_recorded_and_applied() {
+    let w = World::new().await;
+    let http = w.http();
+    let caregiver = login(http, "caregiver").await;
+    let wang = resident_id(http, &caregiver, "Wang Jianguo").await.unwrap();
+    let path = format!("/api/v1/residents/{wang}/thresholds");
+    let put = |body: Value| {
+        let (path, token) = (path.clone(), caregiver.clone());
+        async move {
+            let res = reqwest::Client::new()
+                .put(format!("http://{http}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // What the rules engine would not apply is refused, naming the field.
+    let (status, problem) = put(json!({"spo2_critical_beloww": 90})).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("spo2_critical_beloww"), "{problem}");
+    // A clinician raises Wang Jianguo's SpO2 floor to 92 %.
+    let (status, body) = put(json!({"spo2_critical_below": 92})).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, history) = get(http, &caregiver, &format!("{path}/history")).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+
+    // 91 % is now critical for him (the default floor is 88 %).
+    let gw = TestGateway::start("gw-wang", &w.broker, &w.outbox_dir("gw-wang"));
+    gw.feed("ox-wang-01", Characteristic::PlxSpotCheck, &encode::plx_spot_check(91.0, 72.0, None));
+    let alert = eventually("the SpO2 alert", || async {
+        let (_, list) = get(http, &caregiver, "/api/v1/alerts").await;
+        list.as_array()?.iter().find(|a| a["condition"] == "spo2_low").cloned()
+    })
+    .await;
+    assert_eq!(alert["level"], "critical");
+    gw.stop().await;
+}
