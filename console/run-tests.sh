@@ -8,13 +8,18 @@
 #   console/run-tests.sh tests/scope.test.mjs
 #   PERF_LIVE_SECONDS=60 console/run-tests.sh tests/perf.test.mjs
 #
-# Needs: node >= 20 with npm, /usr/bin/chromium (or CHROMIUM=/path), cargo.
+# Needs: node >= 20 with npm, /usr/bin/chromium (or CHROMIUM=/path), a Chinese font
+# (fonts-wqy-zenhei), cargo. scripts/test installs the Debian packages when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
     echo "console tests: no Chromium at $CHROMIUM (Debian: apt-get install chromium)" >&2
+    exit 1
+fi
+if command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh family 2>/dev/null | head -1)" ]; then
+    echo "console tests: no Chinese font, the zh-CN check would see boxes (Debian: apt-get install fonts-wqy-zenhei)" >&2
     exit 1
 fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

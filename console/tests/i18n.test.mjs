@@ -25,6 +25,25 @@ test('a Chinese browser gets the console in Chinese, and can switch to English',
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
   await shot(page, 'i18n-1-login-zh');
 
+  // The characters are drawn, not boxes: each renders differently from a missing glyph and from
+  // the others (needs a CJK font on the machine; the console uses the system's, downloads none).
+  const drawn = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 80;
+    c.height = 40;
+    const g = c.getContext('2d');
+    g.font = `28px ${getComputedStyle(document.body).fontFamily}`;
+    const draw = (ch) => {
+      g.clearRect(0, 0, 80, 40);
+      g.fillText(ch, 4, 32);
+      return g.getImageData(0, 0, 80, 40).data.join('');
+    };
+    const missing = draw('\u{10FFFD}');
+    const glyphs = ['居', '民', '告', '警'].map(draw);
+    return glyphs.every((x) => x !== missing) && new Set(glyphs).size === glyphs.length;
+  });
+  assert.ok(drawn, 'Chinese characters render with a real font (Debian: fonts-wqy-zenhei or fonts-noto-cjk)');
+
   await signIn(page, demo.base, 'caregiver');
   assert.equal(await page.locator('#wall-title').innerText(), '居民总览');
   assert.deepEqual(await page.locator('#nav a').allInnerTexts().then((a) => a.map((s) => s.replace(/\d+$/, '').trim())), ['居民', '告警', '统计']);

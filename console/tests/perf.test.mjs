@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDemo, launch, newPage, signIn, shot, apiLogin, ARTIFACTS } from './support.mjs';
+import { startDemo, launch, newPage, signIn, shot, apiLogin, until, ARTIFACTS, PASSWORD } from './support.mjs';
 import { connect } from './mqtt.mjs';
 import { addResidents } from './bench.mjs';
 
@@ -45,21 +45,28 @@ async function measureLoad(label, reloads = 5) {
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
     return { response_end_ms: n.responseEnd, dom_content_loaded_ms: n.domContentLoadedEventEnd, load_ms: n.loadEventEnd, first_contentful_paint_ms: fcp ? fcp.startTime : null };
   });
+  // Signing in does not load a new page: the time from the click to the mark is in one document.
+  await page.locator('#login-user').fill('caregiver');
+  await page.locator('#login-pass').fill(PASSWORD);
   const t0 = await page.evaluate(() => performance.now());
-  await signIn(page, demo.base, 'caregiver');
+  await page.locator('form.login-card button[type=submit]').click();
+  await page.locator('html[data-ready="1"]').waitFor({ state: 'attached' });
   await page.locator('article.card').first().waitFor();
   const signInMs = await page.evaluate((start) => performance.getEntriesByName('console-usable')[0].startTime - start, t0);
   const usable = [];
+  const vitals = [];
   for (let i = 0; i < reloads; i++) {
     await page.reload();
     await page.locator('html[data-ready="1"]').waitFor({ state: 'attached' });
     usable.push(await page.evaluate(() => performance.getEntriesByName('console-usable')[0].startTime));
+    await until(page, () => performance.getEntriesByName('wall-vitals').length > 0);
+    vitals.push(await page.evaluate(() => performance.getEntriesByName('wall-vitals')[0].startTime));
   }
   const cards = await page.locator('article.card').count();
-  await shot(page, `perf-${label}-wall`);
+  await shot(page, `perf-${label}-wall`, { fullPage: false });
   assert.deepEqual(problems, []);
   await context.close();
-  return { residents_on_wall: cards, login_page: Object.fromEntries(Object.entries(nav).map(([k, v]) => [k, round(v)])), sign_in_to_usable_ms: round(signInMs), reload_to_usable_ms: { median: round(median(usable)), max: round(Math.max(...usable)), runs: usable.map(round) } };
+  return { residents_on_wall: cards, login_page: Object.fromEntries(Object.entries(nav).map(([k, v]) => [k, round(v)])), sign_in_to_usable_ms: round(signInMs), reload_to_usable_ms: { median: round(median(usable)), max: round(Math.max(...usable)), runs: usable.map(round) }, reload_to_vitals_in_view_ms: { median: round(median(vitals)), max: round(Math.max(...vitals)) } };
 }
 
 test('load until usable on the demo data', { timeout: 120_000 }, async () => {
@@ -79,9 +86,10 @@ test(`the wall with ${RESIDENTS} residents updating live`, { timeout: 600_000 },
   let batch = 0;
   let published = 0;
   const special = homes[Math.floor(homes.length / 2)].residents[0];
-  const sendRound = (hrOf = () => 60 + Math.round(Math.random() * 30)) => {
+  const sendRound = (hrOf = () => 60 + Math.round(Math.random() * 30), which = () => true) => {
     const now = Date.now();
-    for (const h of homes) {
+    for (const [i, h] of homes.entries()) {
+      if (!which(i)) continue;
       const readings = [];
       for (const r of h.residents) {
         readings.push({ seq: seq++, device_id: r.dev, metric: 'heart_rate', value: hrOf(r), time_ms: now });
@@ -92,6 +100,15 @@ test(`the wall with ${RESIDENTS} residents updating live`, { timeout: 600_000 },
     }
   };
   sendRound(); // everyone has values before the page loads
+  // Measure once the server has stored them (ingest of the first round takes it a moment).
+  const nurse = await apiLogin(demo.base, 'caregiver');
+  const lastHome = homes[homes.length - 1];
+  const lastId = lastHome.residents[lastHome.residents.length - 1].rid;
+  for (let i = 0; i < 300; i++) {
+    const latest = await nurse(`/vitals/latest?resident_ids=${lastId}`);
+    if (latest.body?.[0]?.vitals?.length) break;
+    await new Promise((r) => setTimeout(r, 100)); // polling a condition, bounded: 30 s
+  }
 
   results.with_500 = await measureLoad('500');
   assert.equal(results.with_500.residents_on_wall, RESIDENTS);
@@ -123,11 +140,12 @@ test(`the wall with ${RESIDENTS} residents updating live`, { timeout: 600_000 },
       p.stop = true;
       p.obs.forEach((o) => o.disconnect());
       const s = window.__eldercare.stats();
-      return { frames: p.frames.slice(2), longtasks: p.longtasks, events: p.events, vitals: s.vitalsEvents, lag: s.lagMs };
+      return { frames: p.frames.slice(2), longtasks: p.longtasks, events: p.events, vitals: s.vitalsEvents, lag: s.lagMs, lagged: s.lagged };
     });
     return {
       seconds,
       vitals_events_per_s: round(m.vitals / seconds),
+      events_dropped_by_server: m.lagged,
       reading_to_page_ms: { p50: round(pct(m.lag, 0.5)), p95: round(pct(m.lag, 0.95)) },
       frame_interval_ms: { p50: round(pct(m.frames, 0.5)), p95: round(pct(m.frames, 0.95)), max: round(Math.max(...m.frames)) },
       long_tasks: { count: m.longtasks.length, total_ms: round(m.longtasks.reduce((a, b) => a + b, 0)), max_ms: round(Math.max(0, ...m.longtasks)) },
@@ -137,7 +155,13 @@ test(`the wall with ${RESIDENTS} residents updating live`, { timeout: 600_000 },
 
   // Readings stream in (every resident every PERIOD_MS): first nobody touches the page, then a
   // person searches, filters and scrolls the wall while they keep coming.
-  const rounds = setInterval(() => sendRound(), PERIOD_MS);
+  // Gateways are not synchronised: each home sends once per period, spread over the period.
+  const SLOTS = PERIOD_MS / 100;
+  let slot = 0;
+  const rounds = setInterval(() => {
+    sendRound(undefined, (i) => i % SLOTS === slot % SLOTS);
+    slot++;
+  }, 100);
   const half = Math.max(5, Math.round(LIVE_SECONDS / 2));
   await startWindow();
   await new Promise((r) => setTimeout(r, half * 1000));
@@ -166,7 +190,7 @@ test(`the wall with ${RESIDENTS} residents updating live`, { timeout: 600_000 },
   await card.scrollIntoViewIfNeeded();
   await card.locator('.vital[data-metric="heart_rate"] .v', { hasText: '142' }).waitFor({ timeout: 30_000 });
   mq.close();
-  await shot(page, 'perf-500-live');
+  await shot(page, 'perf-500-live', { fullPage: false });
 
   // Headroom: the render path alone, fed 2000 updates a second for 5 s in the page.
   results.synthetic = await page.evaluate(async () => {

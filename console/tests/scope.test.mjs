@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, newPage, signIn, shot, apiLogin } from './support.mjs';
+import { startDemo, launch, newPage, signIn, shot, apiLogin, until } from './support.mjs';
 
 let demo;
 let browser;
@@ -114,7 +114,8 @@ test('the session is renewed before the access token expires, and sign-out ends 
   await page.reload();
   await refreshed;
   await page.locator('html[data-ready="1"]').waitFor({ state: 'attached' });
-  await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem('eldercare.session')).access_token !== old, before.access_token);
+  // The refresh token is new (an access token issued in the same second may look the same).
+  await until(page, (old) => JSON.parse(sessionStorage.getItem('eldercare.session')).refresh_token !== old, before.refresh_token);
   await page.evaluate(() => { location.hash = '#/alerts'; });
   await page.locator('#inbox-title').waitFor();
   assert.equal(await page.locator('#login-user').count(), 0, 'still signed in');

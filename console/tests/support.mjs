@@ -108,8 +108,8 @@ export async function signIn(page, base, username, { path = '/' } = {}) {
   await page.locator('#live-state[data-state="live"]').waitFor();
 }
 
-export async function shot(page, name) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+export async function shot(page, name, { fullPage = true } = {}) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
 /** Calls the API directly (for setup and cross-checks). */
@@ -129,4 +129,18 @@ export async function apiLogin(base, username) {
       return { status: r.status, body: r.status === 204 ? null : await r.json().catch(() => null) };
     }
   };
+}
+
+/**
+ * Waits until `fn(arg)`, evaluated in the page, is truthy: polls every 50 ms, at most
+ * `timeout` ms. (page.waitForFunction needs eval, which the console's CSP rightly forbids.)
+ */
+export async function until(page, fn, arg, { timeout = 15_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await page.evaluate(fn, arg);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms: ${fn}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -60,6 +60,18 @@ pub enum Command {
         #[arg(long, env = "ELDERCARE_GATEWAY_CONFIG", default_value = "gateway.toml")]
         config: PathBuf,
     },
+    /// Serve a simulated BlueZ on a private D-Bus, driven by a scenario, for trying `run` and
+    /// `scan` without a radio (a build with `--features fake-bluez`). Prints the bus address and
+    /// an allowlist for the scenario's devices.
+    #[cfg(feature = "fake-bluez")]
+    FakeBluez {
+        /// Scenario (TOML), with optional radio fields (address, drop_link_at_s...).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Story time per wall-clock second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
     /// List nearby Bluetooth devices (address, name, signal, services) to help fill in the
     /// allowlist (needs a build with `--features ble`).
     Scan {
@@ -118,7 +130,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run { config } => run_ble(config).await,
         Command::Scan { seconds, adapter, config, json } => scan(seconds, adapter, config, json).await,
+        #[cfg(feature = "fake-bluez")]
+        Command::FakeBluez { scenario, speed } => fake_bluez(scenario, speed).await,
     }
+}
+
+#[cfg(feature = "fake-bluez")]
+async fn fake_bluez(scenario: PathBuf, speed: f64) -> anyhow::Result<()> {
+    use crate::fake_bluez::{FakeBluez, FakeBluezConfig, PrivateBus};
+    let text = std::fs::read_to_string(&scenario).with_context(|| format!("reading {}", scenario.display()))?;
+    let home = crate::sim::Home::from_toml(&text).with_context(|| format!("parsing {}", scenario.display()))?;
+    anyhow::ensure!(speed.is_finite() && speed > 0.0, "--speed must be above 0");
+    let bus = PrivateBus::start()?;
+    let mut cfg = FakeBluezConfig::new(home.clone());
+    cfg.speed = speed;
+    let fake = FakeBluez::start(bus.address(), cfg).await?;
+    println!("# allowlist for gateway.toml");
+    for d in &home.scenario.devices {
+        println!(
+            "[[devices]]\ndevice_id = {:?}\naddress = \"{}\"\nkind = {:?}\n",
+            d.device_id,
+            home.radio_of(&d.device_id).address(),
+            d.kind.as_str()
+        );
+    }
+    eprintln!(
+        "simulated BlueZ serving {} devices; in another shell:\n  DBUS_SYSTEM_BUS_ADDRESS='{}' eldercare-gateway run --config gateway.toml\nCtrl-C to stop",
+        home.scenario.devices.len(),
+        bus.address()
+    );
+    stop_requested().await;
+    fake.stop().await;
+    Ok(())
 }
 
 #[cfg(not(feature = "ble"))]

@@ -10,7 +10,7 @@
 //!
 //! SQLite only: the store does not support PostgreSQL yet.
 //!
-//! Run: `cargo bench -p eldercare-mobile-api --bench dashboard [-- --rate 20 --seconds 15]`.
+//! Run: `cargo bench -p eldercare-mobile-api --bench dashboard [-- --rate 20 --seconds 20]`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,6 @@ use eldercare_mobile_api::{ApiState, AuthConfig, JwtSecret, app, password};
 use eldercare_schema::Metric;
 use eldercare_store::org::OrgKind;
 use eldercare_store::{NewReading, Role, Store, Viewer};
-use tokio::sync::Mutex;
 
 const PASSWORD: &str = "bench password long enough";
 const MINUTE: i64 = 60_000;
@@ -33,7 +32,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { rate: 20.0, seconds: 15.0 };
+    let mut a = Args { rate: 20.0, seconds: 20.0 };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
@@ -55,53 +54,72 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+#[derive(Default)]
 struct Stats {
-    p50: f64,
-    p99: f64,
-    max: f64,
-    achieved: f64,
+    /// Milliseconds, sorted once finished.
+    latencies: Vec<f64>,
+    seconds: f64,
     errors: usize,
 }
 
+impl Stats {
+    fn p(&self, q: f64) -> f64 {
+        percentile(&self.latencies, q)
+    }
+
+    fn achieved(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+}
+
 /// Calls `op` at `rate` per second for `seconds`, each call in its own task, timing from the
-/// moment it was due; milliseconds.
-async fn at_rate<F, Fut>(rate: f64, seconds: f64, op: F) -> Stats
+/// moment it was due (milliseconds), into `stats`.
+async fn at_rate<F, Fut>(rate: f64, seconds: f64, op: &Arc<F>, stats: &mut Stats)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
-    let op = Arc::new(op);
     let n = (rate * seconds).round() as usize;
     let start = Instant::now();
-    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
-        let (op, latencies, errors) = (op.clone(), latencies.clone(), errors.clone());
+        let op = op.clone();
         tasks.push(tokio::spawn(async move {
             let ok = op().await;
-            let ms = due.elapsed().as_secs_f64() * 1000.0;
-            if !ok {
-                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            latencies.lock().await.push(ms);
+            (due.elapsed().as_secs_f64() * 1000.0, ok)
         }));
     }
     for t in tasks {
-        t.await.unwrap();
+        let (ms, ok) = t.await.unwrap();
+        stats.latencies.push(ms);
+        stats.errors += usize::from(!ok);
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut l = latencies.lock().await.clone();
-    l.sort_by(f64::total_cmp);
-    Stats {
-        p50: percentile(&l, 0.5),
-        p99: percentile(&l, 0.99),
-        max: *l.last().unwrap(),
-        achieved: n as f64 / elapsed,
-        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+    stats.seconds += start.elapsed().as_secs_f64();
+}
+
+/// Measures `api` and `baseline` alternately, a warm-up and then `ROUNDS` slices of the
+/// duration each, so that whatever else the machine does falls on both alike.
+async fn compare<A, AF, B, BF>(args: &Args, api: A, baseline: B) -> (Stats, Stats)
+where
+    A: Fn() -> AF + Send + Sync + 'static,
+    AF: std::future::Future<Output = bool> + Send + 'static,
+    B: Fn() -> BF + Send + Sync + 'static,
+    BF: std::future::Future<Output = bool> + Send + 'static,
+{
+    const ROUNDS: usize = 5;
+    let (api, baseline) = (Arc::new(api), Arc::new(baseline));
+    let (mut a, mut b) = (Stats::default(), Stats::default());
+    at_rate(args.rate, 2.0, &baseline, &mut Stats::default()).await;
+    at_rate(args.rate, 2.0, &api, &mut Stats::default()).await;
+    for _ in 0..ROUNDS {
+        at_rate(args.rate, args.seconds / ROUNDS as f64, &baseline, &mut b).await;
+        at_rate(args.rate, args.seconds / ROUNDS as f64, &api, &mut a).await;
     }
+    a.latencies.sort_by(f64::total_cmp);
+    b.latencies.sort_by(f64::total_cmp);
+    (a, b)
 }
 
 struct World {
@@ -172,15 +190,18 @@ async fn seed(store: &Store) -> World {
 
 fn report(name: &str, api: &Stats, base: &Stats) {
     println!("{name}");
-    println!(
-        "  API       p50 {:8.2} ms   p99 {:8.2} ms   max {:8.2} ms   at {:.1} req/s   errors {}",
-        api.p50, api.p99, api.max, api.achieved, api.errors
-    );
-    println!(
-        "  baseline  p50 {:8.2} ms   p99 {:8.2} ms   max {:8.2} ms   at {:.1} req/s",
-        base.p50, base.p99, base.max, base.achieved
-    );
-    println!("  ratio API/baseline: p50 {:.1}x, p99 {:.1}x", api.p50 / base.p50, api.p99 / base.p99);
+    for (who, s) in [("API     ", api), ("baseline", base)] {
+        println!(
+            "  {who}  p50 {:8.2} ms   p99 {:8.2} ms   max {:8.2} ms   {} requests at {:.1} req/s   errors {}",
+            s.p(0.5),
+            s.p(0.99),
+            s.p(1.0),
+            s.latencies.len(),
+            s.achieved(),
+            s.errors
+        );
+    }
+    println!("  ratio API/baseline: p50 {:.1}x, p99 {:.1}x", api.p(0.5) / base.p(0.5), api.p(0.99) / base.p(0.99));
 }
 
 fn main() {
@@ -268,11 +289,9 @@ fn main() {
             async move { s.vitals_rollup(busy, Metric::HeartRate, now - 30 * DAY, now, 60 * MINUTE).await.is_ok() }
         };
 
-        let base = at_rate(args.rate, args.seconds, dashboard_baseline).await;
-        let api = at_rate(args.rate, args.seconds, get(dashboard_url)).await;
+        let (api, base) = compare(&args, get(dashboard_url), dashboard_baseline).await;
         report("dashboard: latest vitals of 200 residents (baseline: the store's two queries)", &api, &base);
-        let base = at_rate(args.rate, args.seconds, history_baseline).await;
-        let api = at_rate(args.rate, args.seconds, get(history_url)).await;
+        let (api, base) = compare(&args, get(history_url), history_baseline).await;
         report("30-day heart-rate history as hourly rollups (baseline: the store's rollup query)", &api, &base);
         println!(
             "The API's extra cost is HTTP, the JWT and session check, JSON, and the audit entries it commits \

@@ -48,6 +48,7 @@ use crate::{ApiState, fhir};
         devices::register_gateway,
         devices::get_gateway,
         care_circle::list_members,
+        care_circle::update_member,
         care_circle::remove_member,
         care_circle::list_invitations,
         care_circle::invite,

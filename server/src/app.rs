@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub clock: Option<Clock>,
     /// The community's offset from UTC in minutes (night-time rules, duty shifts).
     pub utc_offset_minutes: i32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -78,6 +80,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
     alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
+    let alert_settings_live = alert_settings.alerts_changed.clone();
     let workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
     let ingest_cfg = ingest::IngestConfig {
         broker: mqtt_url.clone(),
@@ -91,13 +94,18 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         eldercare_mobile_api::JwtSecret::new(&cfg.jwt_secret).map_err(|e| anyhow::anyhow!("JWT secret: {e}"))?;
     let auth = eldercare_mobile_api::AuthConfig::new(secret);
     let link = connected.clone();
-    let live = eldercare_mobile_api::LiveHub::spawn(store.clone(), shutdown.child_token());
+    let live = eldercare_mobile_api::LiveHub::spawn_with_wake(
+        store.clone(),
+        shutdown.child_token(),
+        alert_settings_live.clone(),
+    );
     let state = eldercare_mobile_api::ApiState::new(store.clone(), auth)
         .with_live(live)
         .with_readiness(move || {
             if link.load(Ordering::Relaxed) { Ok(()) } else { Err("not connected to the MQTT broker".to_owned()) }
         })
         // Overrides the rules engine would not apply are refused at the API, not stored and ignored.
+        .with_trusted_proxies(cfg.trusted_proxies.clone())
         .with_threshold_check(|overrides| {
             crate::rules::Thresholds::default().with_overrides(overrides).and_then(|t| t.validate())
         });
@@ -111,7 +119,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let http_addr = listener.local_addr()?;
     let stop = shutdown.child_token();
     let http = tokio::spawn(async move {
-        let served = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        // With the peer's address, for the audit log and the per-address login lock.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server failed");
         }

@@ -72,4 +72,8 @@ pub struct ServeArgs {
     /// (480 = UTC+8, China Standard Time).
     #[arg(long, env = "ELDERCARE_UTC_OFFSET_MINUTES", default_value_t = 480, allow_negative_numbers = true)]
     pub utc_offset_minutes: i32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` header is trusted for the client's
+    /// address (audit log, login lock-out); comma-separated. Empty: the peer address is used.
+    #[arg(long, env = "ELDERCARE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }

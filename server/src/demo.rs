@@ -147,6 +147,8 @@ pub async fn seed(store: &Store, password: &str) -> anyhow::Result<()> {
     }
     // family1 follows Wang Jianguo, family2 follows Chen Mei.
     store.add_to_care_circle(users[2], residents[0], "son").await?;
+    // family1 is also Wang Jianguo's guardian: may read his audit trail and consent for him.
+    store.set_guardian(users[2], residents[0], true).await?;
     store.add_to_care_circle(users[3], residents[2], "daughter").await?;
     Ok(())
 }
@@ -187,6 +189,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         instance: "demo".into(),
         clock: None,
         utc_offset_minutes: 8 * 60,
+        trusted_proxies: Vec::new(),
     })
     .await?;
     let (password, generated) = match args.demo_password {
@@ -211,6 +214,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let base = format!("http://{}", server.http_addr);
     println!("eldercare demo is running");
+    println!("  console    {base}/console/   (sign in as caregiver to see alerts arrive)");
     println!("  HTTP API   {base}/api/v1   (OpenAPI: {base}/api/openapi.json)");
     println!("  health     {base}/healthz  {base}/readyz  {base}/metrics");
     println!("  MQTT       {}", server.mqtt_url);

@@ -44,6 +44,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         instance: args.instance,
         clock: None,
         utc_offset_minutes: args.utc_offset_minutes,
+        trusted_proxies: args.trusted_proxies,
     })
     .await?;
     println!("eldercare-server listening: HTTP http://{}  MQTT {}", server.http_addr, server.mqtt_url);

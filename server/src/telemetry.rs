@@ -7,7 +7,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 /// The default filter: our crates at info, the MQTT broker's chatter at warn.
-pub const DEFAULT_FILTER: &str = "info,rumqttd=warn,rumqttc=warn,sqlx=warn";
+/// rumqttd reports every client that hangs up abruptly (and our own readiness probe) at ERROR;
+/// those are not errors of ours, so its connection handling is silenced.
+pub const DEFAULT_FILTER: &str = "info,rumqttd=warn,rumqttd::server::broker=off,rumqttc=warn,sqlx=warn";
 
 /// Sets up logging to stderr. `RUST_LOG` overrides the filter.
 pub fn init_tracing(json: bool) {

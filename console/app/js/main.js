@@ -153,7 +153,10 @@ function startLiveStream() {
       } else if (name === 'vitals' && ev) {
         applyVitalsEvent(ev);
       } else if (name === 'lagged') {
+        // The server dropped events for us: reload what they would have changed.
+        counters.lagged += Number(data) || 1;
         loadAlerts().catch(() => {});
+        if (state.caps.dashboard) loadLatest([...state.latestLoaded]);
       }
     },
   });
@@ -244,6 +247,7 @@ window.__eldercare = {
   resetStats: () => {
     counters.vitalsEvents = 0;
     counters.lagMs = [];
+    counters.lagged = 0;
   },
 };
 

@@ -308,7 +308,7 @@ export function applyAlertEvent(ev) {
 }
 
 /** How many vitals events arrived, and their delay from measurement (for measurements). */
-export const counters = { vitalsEvents: 0, lagMs: [] };
+export const counters = { vitalsEvents: 0, lagMs: [], lagged: 0 };
 
 /** Applies one live `vitals` event. */
 export function applyVitalsEvent(v) {

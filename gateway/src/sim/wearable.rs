@@ -101,7 +101,10 @@ impl Wearable {
             out.push(self.packet(Characteristic::BatteryLevel, encode::battery(self.battery.round() as u8)));
         }
         if t_s >= self.next_at_s {
-            self.next_at_s = t_s + self.every_s;
+            // On schedule (a tick coarser than the period does not stretch it), but after a long
+            // stall the missed measurements are skipped rather than sent in a burst.
+            self.next_at_s =
+                if t_s - self.next_at_s > self.every_s { t_s + self.every_s } else { self.next_at_s + self.every_s };
             if let Some(p) = self.measure(t_s, time) {
                 out.push(p);
             }

@@ -13,7 +13,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use eldercare_schema::api::Problem;
 use eldercare_store::Role;
@@ -29,7 +29,7 @@ use crate::{ApiError, ApiState, AuthUser, scope};
 pub(crate) fn router() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/residents/{resident_id}/care-circle", get(list_members))
-        .route("/api/v1/residents/{resident_id}/care-circle/{user_id}", delete(remove_member))
+        .route("/api/v1/residents/{resident_id}/care-circle/{user_id}", put(update_member).delete(remove_member))
         .route("/api/v1/residents/{resident_id}/care-circle/invitations", get(list_invitations).post(invite))
         .route("/api/v1/care-circle/invitations", get(my_invitations))
         .route("/api/v1/care-circle/invitations/{invitation_id}/consent", post(consent))
@@ -135,6 +135,15 @@ pub(crate) struct NewInvitationRequest {
     relationship: String,
     /// Invite as a guardian (staff only).
     #[serde(default)]
+    guardian: bool,
+}
+
+/// A member's standing in the circle.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberUpdate {
+    /// Whether the member is the resident's guardian (may consent to invitations and read the
+    /// resident's audit trail).
     guardian: bool,
 }
 
@@ -283,6 +292,41 @@ pub(crate) async fn remove_member(
     state.audit(Some(user.user_id), "care_circle.remove", Some(resident_id), &format!("member={member_id}")).await?;
     tracing::info!(resident_id, member_id, by = user.user_id, "care circle membership ended");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Makes a member the resident's guardian, or no longer (staff in scope only: guardianship is a
+/// legal fact that staff check, e.g. a court order or a power of attorney).
+#[utoipa::path(
+    put,
+    path = "/api/v1/residents/{resident_id}/care-circle/{user_id}",
+    tag = "care circle",
+    security(("bearer" = [])),
+    params(
+        ("resident_id" = i64, Path, description = "The resident's id"),
+        ("user_id" = i64, Path, description = "The member's account id"),
+    ),
+    request_body = MemberUpdate,
+    responses(
+        (status = 200, description = "The member as updated", body = Member),
+        (status = 404, description = "No such resident or member in the caller's scope, or the caller is not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn update_member(
+    State(state): State<ApiState>,
+    user: AuthUser,
+    Path((resident_id, member_id)): Path<(i64, i64)>,
+    extract::Json(req): extract::Json<MemberUpdate>,
+) -> Result<Json<Member>, ApiError> {
+    scope::managed_resident(&state, &user, resident_id).await?;
+    let not_member = || ApiError::NotFound(format!("member {member_id} not found"));
+    if !state.store.set_guardian(member_id, resident_id, req.guardian).await? {
+        return Err(not_member());
+    }
+    let detail = format!("member={member_id} guardian={}", req.guardian);
+    state.audit(Some(user.user_id), "care_circle.guardian", Some(resident_id), &detail).await?;
+    let members = state.store.care_circle_members(resident_id).await?;
+    let member = members.into_iter().find(|m| m.user_id == member_id).ok_or_else(not_member)?;
+    Ok(Json(to_member(member)?))
 }
 
 /// Every invitation about a resident, newest first (staff in scope and guardians).

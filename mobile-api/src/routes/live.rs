@@ -25,7 +25,7 @@ use eldercare_schema::Metric;
 use eldercare_store::escalation::{LiveEventRow, LiveReadingRow};
 use eldercare_store::{Store, Viewer};
 use futures::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{ApiError, ApiState, AuthUser};
@@ -50,6 +50,12 @@ pub struct LiveHub {
 impl LiveHub {
     /// Starts following the alert events (from the newest at start) until `shutdown`.
     pub fn spawn(store: Store, shutdown: CancellationToken) -> LiveHub {
+        LiveHub::spawn_with_wake(store, shutdown, Arc::new(Notify::new()))
+    }
+
+    /// Like [`LiveHub::spawn`]; `wake` makes it look at once (ingest signals it after a commit
+    /// that touched alerts, so alerts raised by this instance are not delayed by the poll).
+    pub fn spawn_with_wake(store: Store, shutdown: CancellationToken, wake: Arc<Notify>) -> LiveHub {
         let (tx, _) = broadcast::channel(4096);
         let hub = LiveHub { tx: tx.clone() };
         tokio::spawn(async move {
@@ -60,6 +66,7 @@ impl LiveHub {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = interval.tick() => {}
+                    _ = wake.notified() => {}
                 }
                 // Nobody watching is fine: sends without receivers are dropped by design.
                 match store.live_events_after(last, 500).await {

@@ -148,7 +148,7 @@ pub(crate) async fn create_org_unit(
     if parent_kind.child() != Some(req.kind) {
         return Err(ApiError::Unprocessable(format!("kind: a {:?} cannot go under a {:?}", req.kind, parent_kind)));
     }
-    let id = state.store.create_org_unit(Some(req.parent_id), req.kind.store_kind(), &name).await?;
+    let id = state.store.add_org_unit(req.parent_id, req.kind.store_kind(), &name).await?;
     state
         .audit(Some(user.user_id), "org_unit.create", None, &format!("org_unit={id} parent={}", req.parent_id))
         .await?;

@@ -92,9 +92,12 @@ async fn a_member_may_leave_and_a_guardian_may_remove_but_others_may_not() {
     let nurse = w.token("caregiver").await;
     // The son becomes A's guardian: staff invite him as one, and record the legal authority.
     let inv = invite(&w, &nurse, a, json!({"username": "family1", "relationship": "son", "guardian": true})).await;
-    inv.problem(409); // already a member: guardianship is set by staff directly for now
-    w.store.set_guardian(w.family1, a, true).await.unwrap();
+    inv.problem(409); // already a member: staff make him guardian instead
     let son = w.token("family1").await;
+    let member = format!("/api/v1/residents/{a}/care-circle/{}", w.family1);
+    w.call(Method::PUT, &member, Some(&son), Some(json!({"guardian": true}))).await.problem(404);
+    let made = w.call(Method::PUT, &member, Some(&nurse), Some(json!({"guardian": true}))).await.json();
+    assert_eq!((made["user_id"].as_i64(), made["guardian"].as_bool()), (Some(w.family1), Some(true)));
 
     // The guardian invites the niece, and consents for A himself.
     let inv = invite(&w, &son, a, json!({"username": "niece", "relationship": "niece"})).await.json();

@@ -341,6 +341,10 @@ fn cases() -> Vec<Case> {
         },
         case("get", "/api/v1/gateways/{gateway_id}", ALL_OK, NOT_FOUND),
         case("get", "/api/v1/residents/{resident_id}/care-circle", ALL_OK, NOT_FOUND),
+        Case {
+            body: |_, _| Some(json!({"guardian": false})),
+            ..case("put", "/api/v1/residents/{resident_id}/care-circle/{user_id}", STAFF_ONLY, NOT_FOUND)
+        },
         case("delete", "/api/v1/residents/{resident_id}/care-circle/{user_id}", [204; 3], NOT_FOUND),
         case("get", "/api/v1/residents/{resident_id}/care-circle/invitations", ALL_OK, NOT_FOUND),
         Case {

@@ -33,11 +33,18 @@ pub struct AlertSettings {
     pub utc_offset_minutes: i32,
     /// How often the workers look for due work.
     pub tick: Duration,
+    /// Woken after a commit that opened, updated or cleared alerts (the live stream's feed).
+    pub alerts_changed: Arc<tokio::sync::Notify>,
 }
 
 impl AlertSettings {
     pub fn new(clock: Clock) -> Self {
-        AlertSettings { clock, utc_offset_minutes: 8 * 60, tick: Duration::from_millis(200) }
+        AlertSettings {
+            clock,
+            utc_offset_minutes: 8 * 60,
+            tick: Duration::from_millis(200),
+            alerts_changed: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 }
 

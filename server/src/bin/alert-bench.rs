@@ -188,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
         instance: "bench".into(),
         clock: None,
         utc_offset_minutes: 480,
+        trusted_proxies: Vec::new(),
     })
     .await?;
     let seeded = seed(&server.store, args.samples).await?;

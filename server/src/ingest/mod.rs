@@ -193,8 +193,11 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store, settings: &Ale
             let mut tx = store.begin().await?;
             let (outcome, fresh) = tx.insert_readings(gateway_id, &split.accepted, received).await?;
             tx.dead_letters(&split.dead, received).await?;
-            alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
+            let applied = alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
             tx.commit().await?;
+            if applied != alerts::apply::Applied::default() {
+                settings.alerts_changed.notify_one();
+            }
             metrics::counter!("eldercare_ingest_batches_total").increment(1);
             metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(outcome.inserted);
             metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate")

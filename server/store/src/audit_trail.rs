@@ -105,10 +105,10 @@ impl Store {
     /// about nobody in particular (failed logins of unknown names).
     pub async fn audit_for_admin(&self, admin_id: i64, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         let under_admin = |qb: &mut QueryBuilder<Sqlite>, path: &str| {
-            qb.push(format!(
+            qb.push(
                 "exists (select 1 from staff_scopes s join org_units su on su.org_unit_id = s.org_unit_id \
-                 where s.user_id = "
-            ));
+                 where s.user_id = ",
+            );
             qb.push_bind(admin_id);
             qb.push(format!(" and substr({path}, 1, length(su.path)) = su.path)"));
         };

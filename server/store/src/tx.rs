@@ -40,8 +40,11 @@ pub struct StoreTx {
 }
 
 impl Store {
+    /// Starts a write transaction. It takes the write lock at once (`begin immediate`): a
+    /// deferred one that reads before writing fails outright in WAL mode when another
+    /// connection commits in between, instead of waiting its turn.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
-        Ok(StoreTx { tx: self.pool.begin().await? })
+        Ok(StoreTx { tx: self.pool.begin_with("begin immediate").await? })
     }
 }
 

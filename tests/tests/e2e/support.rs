@@ -97,6 +97,7 @@ impl World {
             instance: instance.into(),
             clock: self.clock.as_ref().map(ManualClock::as_clock),
             utc_offset_minutes: 480,
+            trusted_proxies: Vec::new(),
         })
         .await
         .unwrap()

@@ -46,7 +46,10 @@ export function mount(root) {
         const ids = [...pending];
         pending.clear();
         for (const id of ids) requested.add(id); // not asked twice
-        loadLatest(ids);
+        loadLatest(ids).then(() => {
+          // For measurements: when the first cards in view got their vitals.
+          if (!performance.getEntriesByName('wall-vitals').length) performance.mark('wall-vitals');
+        });
       }, 30);
     }
   }, { rootMargin: '400px' });
@@ -225,7 +228,7 @@ export function mount(root) {
     const parts = [];
     for (const l of ['critical', 'urgent', 'warning', 'info']) if (counts[l]) parts.push(h('span.pill', { dataset: { status: l } }, `${levelLabel(l)} ${counts[l]}`));
     parts.push(h('span.pill', { dataset: { status: 'ok' } }, `${t('wall.status.ok')} ${counts.ok}`));
-    parts.push(h('span.muted', t('wall.total', { n: cards.size })));
+    parts.push(h('span.muted', t(cards.size === 1 ? 'wall.total_one' : 'wall.total', { n: cards.size })));
     const key = JSON.stringify(counts);
     if (summary.dataset.key !== key) {
       summary.dataset.key = key;
