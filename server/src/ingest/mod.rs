@@ -127,13 +127,22 @@ async fn work(
     shutdown: CancellationToken,
 ) {
     loop {
-        let publish = tokio::select! {
+        let first = tokio::select! {
             _ = shutdown.cancelled() => return,
             p = rx.recv() => match p { Some(p) => p, None => return },
         };
+        // Group commit: whatever else is already waiting joins this transaction, so a busy
+        // server pays one fsync for many messages instead of one each.
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
+        }
         let mut backoff = Duration::from_millis(50);
         loop {
-            match handle(&publish, &client, &store, &settings).await {
+            match handle_group(&group, &client, &store, &settings).await {
                 Ok(()) => break,
                 Err(e) => {
                     metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
@@ -147,18 +156,107 @@ async fn work(
                 }
             }
         }
-        if let Err(e) = client.ack(&publish).await {
-            tracing::warn!(error = %e, "could not acknowledge an MQTT message; it will be redelivered");
+        for publish in &group {
+            if let Err(e) = client.ack(publish).await {
+                tracing::warn!(error = %e, "could not acknowledge an MQTT message; it will be redelivered");
+            }
         }
     }
+}
+
+/// Messages stored in one transaction at most.
+const MAX_GROUP: usize = 64;
+
+/// Stores the readings batches of a group in one transaction (with the alerts they raise), then
+/// acknowledges each to its gateway; anything else in the group is handled on its own.
+/// `Err` only for storage errors: the whole group is retried, and nothing is acknowledged.
+async fn handle_group(
+    group: &[Publish],
+    client: &AsyncClient,
+    store: &Store,
+    settings: &AlertSettings,
+) -> Result<(), StoreError> {
+    let received = (settings.clock)();
+    let mut batches: Vec<(&str, &str, ReadingsBatch)> = Vec::new();
+    for p in group {
+        match topic::parse(&p.topic) {
+            Ok((gateway_id, Channel::Readings)) => match ReadingsBatch::parse(&p.payload, gateway_id) {
+                Ok(batch) => batches.push((gateway_id, p.topic.as_str(), batch)),
+                Err(e) => {
+                    refuse(payload_reason(&e));
+                    tracing::warn!(gateway = gateway_id, error = %e, "readings payload dead-lettered");
+                    let dead = DeadLetter {
+                        topic: p.topic.clone(),
+                        gateway_id: Some(gateway_id.to_owned()),
+                        device_id: None,
+                        seq: None,
+                        reason: e.to_string(),
+                        payload: p.payload.to_vec(),
+                    };
+                    store.dead_letter(&dead, received).await?;
+                }
+            },
+            _ => handle(p, store, settings).await?,
+        }
+    }
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let mut splits = Vec::with_capacity(batches.len());
+    for (gateway_id, topic, batch) in &batches {
+        let devices: HashMap<String, i64> =
+            store.devices_of_gateway(gateway_id).await?.into_iter().map(|d| (d.device_id, d.resident_id)).collect();
+        splits.push(validate::split(topic, batch, &devices, received));
+    }
+    // Readings, refusals and the alerts they raise commit together.
+    let mut tx = store.begin().await?;
+    let mut fresh = Vec::new();
+    let (mut stored, mut duplicates, mut refused) = (0, 0, 0);
+    for ((gateway_id, _, _), split) in batches.iter().zip(&splits) {
+        let (outcome, new) = tx.insert_readings(gateway_id, &split.accepted, received).await?;
+        tx.dead_letters(&split.dead, received).await?;
+        fresh.extend(new);
+        stored += outcome.inserted;
+        duplicates += outcome.duplicates;
+        refused += split.rejected.len() as u64;
+    }
+    let applied = alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
+    drop(fresh);
+    tx.commit().await?;
+    if applied != alerts::apply::Applied::default() {
+        settings.alerts_changed.notify_one();
+    }
+    metrics::counter!("eldercare_ingest_batches_total").increment(batches.len() as u64);
+    metrics::counter!("eldercare_ingest_transactions_total").increment(1);
+    metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(stored);
+    metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate").increment(duplicates);
+    metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter").increment(refused);
+    if refused > 0 {
+        tracing::warn!(refused, "readings dead-lettered");
+    }
+    for ((gateway_id, _, batch), split) in batches.iter().zip(splits) {
+        let ack = Ack {
+            v: PAYLOAD_VERSION,
+            batch_id: batch.batch_id,
+            seqs: batch.readings.iter().map(|r| r.seq).collect(),
+            rejected: split.rejected,
+        };
+        let bytes = serde_json::to_vec(&ack).expect("ack serialises");
+        if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await {
+            // Stored already; the gateway resends after its timeout and is acknowledged then.
+            tracing::warn!(error = %e, "could not publish an acknowledgement");
+        }
+    }
+    Ok(())
 }
 
 fn refuse(reason: &'static str) {
     metrics::counter!("eldercare_ingest_payloads_refused_total", "reason" => reason).increment(1);
 }
 
-/// Handles one message. `Err` only for storage errors (retried); everything else is handled.
-async fn handle(p: &Publish, client: &AsyncClient, store: &Store, settings: &AlertSettings) -> Result<(), StoreError> {
+/// Handles one message that is not a readings batch: a bad topic, a status. `Err` only for
+/// storage errors (retried); everything else is handled.
+async fn handle(p: &Publish, store: &Store, settings: &AlertSettings) -> Result<(), StoreError> {
     let received = (settings.clock)();
     let dead = |gateway_id: Option<&str>, reason: String| DeadLetter {
         topic: p.topic.clone(),
@@ -177,50 +275,6 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store, settings: &Ale
         }
     };
     match channel {
-        Channel::Readings => {
-            let batch = match ReadingsBatch::parse(&p.payload, gateway_id) {
-                Ok(b) => b,
-                Err(e) => {
-                    refuse(payload_reason(&e));
-                    tracing::warn!(gateway = gateway_id, error = %e, "readings payload dead-lettered");
-                    return store.dead_letter(&dead(Some(gateway_id), e.to_string()), received).await;
-                }
-            };
-            let devices: HashMap<String, i64> =
-                store.devices_of_gateway(gateway_id).await?.into_iter().map(|d| (d.device_id, d.resident_id)).collect();
-            let split = validate::split(&p.topic, &batch, &devices, received);
-            // Readings, refusals and the alerts they raise commit together.
-            let mut tx = store.begin().await?;
-            let (outcome, fresh) = tx.insert_readings(gateway_id, &split.accepted, received).await?;
-            tx.dead_letters(&split.dead, received).await?;
-            let applied = alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
-            tx.commit().await?;
-            if applied != alerts::apply::Applied::default() {
-                settings.alerts_changed.notify_one();
-            }
-            metrics::counter!("eldercare_ingest_batches_total").increment(1);
-            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(outcome.inserted);
-            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate")
-                .increment(outcome.duplicates);
-            metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter")
-                .increment(split.rejected.len() as u64);
-            if !split.rejected.is_empty() {
-                tracing::warn!(gateway = gateway_id, refused = split.rejected.len(), "readings dead-lettered");
-            }
-            let ack = Ack {
-                v: PAYLOAD_VERSION,
-                batch_id: batch.batch_id,
-                seqs: batch.readings.iter().map(|r| r.seq).collect(),
-                rejected: split.rejected,
-            };
-            let bytes = serde_json::to_vec(&ack).expect("ack serialises");
-            if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await
-            {
-                // Stored already; the gateway resends after its timeout and is acknowledged then.
-                tracing::warn!(error = %e, "could not publish an acknowledgement");
-            }
-            Ok(())
-        }
         Channel::Status => {
             let status = match GatewayStatus::parse(&p.payload) {
                 Ok(s) => s,
@@ -240,8 +294,8 @@ async fn handle(p: &Publish, client: &AsyncClient, store: &Store, settings: &Ale
             }
             Ok(())
         }
-        // Our own acknowledgements; not subscribed, but harmless.
-        Channel::Ack => Ok(()),
+        // Readings go through `handle_group`; our own acknowledgements are not subscribed.
+        Channel::Readings | Channel::Ack => Ok(()),
     }
 }
 
