@@ -216,40 +216,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Adds an organisation unit under `parent`; returns its id. Like `create_org_unit`, but in
-    /// an immediate transaction: it reads the parent's path before writing, and a deferred
-    /// transaction that must upgrade its read to a write fails at once (`SQLITE_BUSY`, no busy
-    /// wait) when another connection wrote in between, as concurrent API requests do.
+    /// Adds an organisation unit under `parent`; returns its id.
     pub async fn add_org_unit(&self, parent: i64, kind: crate::org::OrgKind, name: &str) -> Result<i64, StoreError> {
-        use crate::org::OrgKind;
-        let kind = match kind {
-            OrgKind::District => "district",
-            OrgKind::Community => "community",
-            OrgKind::Grid => "grid",
-        };
-        let mut tx = self.pool.begin_with("begin immediate").await?;
-        let parent_path: String = sqlx::query_scalar("select path from org_units where org_unit_id = ?")
-            .bind(parent)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("organisation unit {parent}")))?;
-        // The path needs the new id: a placeholder no other writer can see, then the real one.
-        let id: i64 = sqlx::query_scalar(
-            "insert into org_units (parent_id, kind, name, path) values (?, ?, ?, ?) returning org_unit_id",
-        )
-        .bind(parent)
-        .bind(kind)
-        .bind(name)
-        .bind(format!("{parent_path}?"))
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("update org_units set path = ? where org_unit_id = ?")
-            .bind(format!("{parent_path}{id}/"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(id)
+        self.create_org_unit(Some(parent), kind, name).await
     }
 
     /// The household a resident lives in.

@@ -21,8 +21,11 @@ impl OrgKind {
 
 impl Store {
     /// Adds an organisation unit under `parent` (or a root when `None`); returns its id.
+    /// An immediate transaction: it reads the parent's path before writing, and a deferred one
+    /// that must upgrade its read to a write fails at once (`SQLITE_BUSY`, no busy wait) when
+    /// another connection wrote in between, as concurrent API requests do.
     pub async fn create_org_unit(&self, parent: Option<i64>, kind: OrgKind, name: &str) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("begin immediate").await?;
         let parent_path: String = match parent {
             Some(p) => sqlx::query_scalar("select path from org_units where org_unit_id = ?")
                 .bind(p)
