@@ -9,7 +9,7 @@ impl Store {
     /// The newest `limit` audit entries, newest first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as(
-            "select at_ms, user_id, action, resident_id, detail from audit_log order by audit_id desc limit ?",
+            "select at_ms, user_id, action, resident_id, detail from audit_log order by audit_id desc limit $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)

@@ -47,11 +47,11 @@ pub struct DeviceDetailRow {
 
 /// `g` (a grid, or any unit) lies in a subtree the staff member `?` is scoped to.
 pub(crate) const STAFF_SCOPE_OF_G: &str = "exists (select 1 from staff_scopes s join org_units su \
-     on su.org_unit_id = s.org_unit_id where s.user_id = ? and substr(g.path, 1, length(su.path)) = su.path)";
+     on su.org_unit_id = s.org_unit_id where s.user_id = $1 and substr(g.path, 1, length(su.path)) = su.path)";
 
 /// Someone in the care circle `?` lives in household `h`.
 const FAMILY_SCOPE_OF_H: &str = "exists (select 1 from care_circle c join residents rr on rr.resident_id = c.resident_id \
-     where c.user_id = ? and rr.household_id = h.household_id)";
+     where c.user_id = $1 and rr.household_id = h.household_id)";
 
 fn household_scope(viewer: &Viewer) -> &'static str {
     match viewer.role {
@@ -73,7 +73,7 @@ const DEVICE_COLUMNS: &str = "select d.device_id, d.gateway_id, d.resident_id, r
 fn device_scope(viewer: &Viewer) -> &'static str {
     match viewer.role {
         Role::Admin | Role::Caregiver => STAFF_SCOPE_OF_G,
-        Role::Family => "exists (select 1 from care_circle c where c.user_id = ? and c.resident_id = d.resident_id)",
+        Role::Family => "exists (select 1 from care_circle c where c.user_id = $1 and c.resident_id = d.resident_id)",
     }
 }
 
@@ -98,11 +98,11 @@ impl Store {
         }
         let sql = format!(
             "select g.org_unit_id, g.parent_id, g.kind, g.name, g.path from org_units g \
-             where g.org_unit_id = ? and {STAFF_SCOPE_OF_G}"
+             where g.org_unit_id = $2 and {STAFF_SCOPE_OF_G}"
         );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(org_unit_id)
             .bind(viewer.user_id)
+            .bind(org_unit_id)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -123,12 +123,12 @@ impl Store {
     ) -> Result<Option<HouseholdRow>, StoreError> {
         let sql = format!(
             "select h.household_id, h.org_unit_id, h.name from households h \
-             join org_units g on g.org_unit_id = h.org_unit_id where h.household_id = ? and {}",
+             join org_units g on g.org_unit_id = h.org_unit_id where h.household_id = $2 and {}",
             household_scope(viewer)
         );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(household_id)
             .bind(viewer.user_id)
+            .bind(household_id)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -142,9 +142,9 @@ impl Store {
         household_id: Option<i64>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "update residents set full_name = coalesce(?, full_name), \
-             birth_year = case when ? then ? else birth_year end, household_id = coalesce(?, household_id) \
-             where resident_id = ?",
+            "update residents set full_name = coalesce($1, full_name), \
+             birth_year = case when $2 then $3 else birth_year end, household_id = coalesce($4, household_id) \
+             where resident_id = $5",
         )
         .bind(full_name)
         .bind(birth_year.is_some())
@@ -166,10 +166,10 @@ impl Store {
         viewer: &Viewer,
         gateway_id: &str,
     ) -> Result<Option<GatewayStatusRow>, StoreError> {
-        let sql = format!("{GATEWAY_COLUMNS} where gw.gateway_id = ? and {}", household_scope(viewer));
+        let sql = format!("{GATEWAY_COLUMNS} where gw.gateway_id = $2 and {}", household_scope(viewer));
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(gateway_id)
             .bind(viewer.user_id)
+            .bind(gateway_id)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -181,12 +181,11 @@ impl Store {
         resident_id: Option<i64>,
     ) -> Result<Vec<DeviceDetailRow>, StoreError> {
         let sql = format!(
-            "{DEVICE_COLUMNS} where {} and (? is null or d.resident_id = ?) order by d.device_id",
+            "{DEVICE_COLUMNS} where {} and ($2 is null or d.resident_id = $2) order by d.device_id",
             device_scope(viewer)
         );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(viewer.user_id)
-            .bind(resident_id)
             .bind(resident_id)
             .fetch_all(&self.pool)
             .await?)
@@ -197,17 +196,17 @@ impl Store {
         viewer: &Viewer,
         device_id: &str,
     ) -> Result<Option<DeviceDetailRow>, StoreError> {
-        let sql = format!("{DEVICE_COLUMNS} where d.device_id = ? and {}", device_scope(viewer));
+        let sql = format!("{DEVICE_COLUMNS} where d.device_id = $2 and {}", device_scope(viewer));
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(device_id)
             .bind(viewer.user_id)
+            .bind(device_id)
             .fetch_optional(&self.pool)
             .await?)
     }
 
     /// Binds a device to another gateway and/or wearer.
     pub async fn rebind_device(&self, device_id: &str, gateway_id: &str, resident_id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("update devices set gateway_id = ?, resident_id = ? where device_id = ?")
+        let done = sqlx::query("update devices set gateway_id = $1, resident_id = $2 where device_id = $3")
             .bind(gateway_id)
             .bind(resident_id)
             .bind(device_id)
@@ -223,7 +222,7 @@ impl Store {
 
     /// The household a resident lives in.
     pub async fn household_of_resident(&self, resident_id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("select household_id from residents where resident_id = ?")
+        Ok(sqlx::query_scalar("select household_id from residents where resident_id = $1")
             .bind(resident_id)
             .fetch_optional(&self.pool)
             .await?)

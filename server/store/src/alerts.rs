@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::sql::Sql;
 use crate::{Role, Store, StoreError, Viewer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -78,10 +79,10 @@ const ALERT_COLUMNS: &str = "select a.alert_id, a.resident_id, a.household_id, a
 
 const STAFF_SCOPE: &str = " where exists (select 1 from staff_scopes s join org_units su on su.org_unit_id = s.org_unit_id \
      join households h on h.household_id = a.household_id join org_units g on g.org_unit_id = h.org_unit_id \
-     where s.user_id = ? and substr(g.path, 1, length(su.path)) = su.path)";
+     where s.user_id = $1 and substr(g.path, 1, length(su.path)) = su.path)";
 
 const FAMILY_SCOPE: &str = " where exists (select 1 from care_circle c join residents r on r.resident_id = c.resident_id \
-     where c.user_id = ? and (c.resident_id = a.resident_id or (a.resident_id is null and r.household_id = a.household_id)))";
+     where c.user_id = $1 and (c.resident_id = a.resident_id or (a.resident_id is null and r.household_id = a.household_id)))";
 
 fn scoped(viewer: &Viewer) -> String {
     let scope = match viewer.role {
@@ -94,35 +95,33 @@ fn scoped(viewer: &Viewer) -> String {
 impl Store {
     /// The alerts `viewer` may see, newest first.
     pub async fn list_alerts(&self, viewer: &Viewer, f: &AlertFilter) -> Result<Vec<AlertRow>, StoreError> {
-        let base = scoped(viewer);
-        let (head, tail) = base.split_once('?').expect("the scope has one placeholder");
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(head);
-        qb.push_bind(viewer.user_id);
-        qb.push(tail);
+        let mut q = Sql::default();
+        q.arg(viewer.user_id);
+        q.push(scoped(viewer));
         match &f.status {
             Some(s) => {
-                qb.push(" and a.status = ").push_bind(s.clone());
+                q.push(" and a.status = ").bind(s.clone());
             }
             None => {
-                qb.push(" and a.status <> 'resolved'");
+                q.push(" and a.status <> 'resolved'");
             }
         }
         if let Some(l) = &f.level {
-            qb.push(" and a.level = ").push_bind(l.clone());
+            q.push(" and a.level = ").bind(l.clone());
         }
         if let Some(r) = f.resident_id {
-            qb.push(" and a.resident_id = ").push_bind(r);
+            q.push(" and a.resident_id = ").bind(r);
         }
         if let Some(b) = f.before_id {
-            qb.push(" and a.alert_id < ").push_bind(b);
+            q.push(" and a.alert_id < ").bind(b);
         }
-        qb.push(" order by a.alert_id desc limit ").push_bind(f.limit.clamp(1, 1000));
-        Ok(qb.build_query_as::<AlertRow>().fetch_all(&self.pool).await?)
+        q.push(" order by a.alert_id desc limit ").bind(f.limit.clamp(1, 1000));
+        Ok(q.query_as::<AlertRow>().fetch_all(&self.pool).await?)
     }
 
     /// One alert, if `viewer` may see it.
     pub async fn visible_alert(&self, viewer: &Viewer, alert_id: i64) -> Result<Option<AlertRow>, StoreError> {
-        let sql = format!("{} and a.alert_id = ?", scoped(viewer));
+        let sql = format!("{} and a.alert_id = $2", scoped(viewer));
         Ok(sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(sql))
             .bind(viewer.user_id)
             .bind(alert_id)
@@ -146,8 +145,8 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let done = sqlx::query(
-            "update alerts set status = 'acknowledged', acknowledged_ms = ?, acknowledged_by = ?, \
-             next_escalation_ms = null, updated_ms = ? where alert_id = ? and status = 'open'",
+            "update alerts set status = 'acknowledged', acknowledged_ms = $1, acknowledged_by = $2, \
+             next_escalation_ms = null, updated_ms = $3 where alert_id = $4 and status = 'open'",
         )
         .bind(now_ms)
         .bind(viewer.user_id)
@@ -176,9 +175,9 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         sqlx::query(
-            "update alerts set status = 'resolved', resolved_ms = ?, resolved_by = ?, resolution_note = ?, \
-             acknowledged_ms = coalesce(acknowledged_ms, ?), acknowledged_by = coalesce(acknowledged_by, ?), \
-             next_escalation_ms = null, updated_ms = ? where alert_id = ? and status <> 'resolved'",
+            "update alerts set status = 'resolved', resolved_ms = $1, resolved_by = $2, resolution_note = $3, \
+             acknowledged_ms = coalesce(acknowledged_ms, $4), acknowledged_by = coalesce(acknowledged_by, $5), \
+             next_escalation_ms = null, updated_ms = $6 where alert_id = $7 and status <> 'resolved'",
         )
         .bind(now_ms)
         .bind(viewer.user_id)
@@ -208,8 +207,8 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         sqlx::query(
-            "update alerts set snoozed_until_ms = ?, updated_ms = ?, \
-             next_escalation_ms = case when status = 'open' then ? else next_escalation_ms end where alert_id = ?",
+            "update alerts set snoozed_until_ms = $1, updated_ms = $2, \
+             next_escalation_ms = case when status = 'open' then $3 else next_escalation_ms end where alert_id = $4",
         )
         .bind(until_ms)
         .bind(now_ms)
@@ -227,7 +226,7 @@ impl Store {
     pub async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEventRow>, StoreError> {
         Ok(sqlx::query_as(
             "select event_id, alert_id, at_ms, kind, user_id, note, detail from alert_events \
-             where alert_id = ? order by event_id",
+             where alert_id = $1 order by event_id",
         )
         .bind(alert_id)
         .fetch_all(&self.pool)
@@ -238,7 +237,7 @@ impl Store {
     pub async fn alert_notifications(&self, alert_id: i64) -> Result<Vec<NotificationRow>, StoreError> {
         Ok(sqlx::query_as(
             "select notification_id, alert_id, step, channel, user_id, webhook_id, created_ms, status, attempts \
-             from notifications where alert_id = ? order by notification_id",
+             from notifications where alert_id = $1 order by notification_id",
         )
         .bind(alert_id)
         .fetch_all(&self.pool)

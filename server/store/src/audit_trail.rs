@@ -4,8 +4,8 @@
 //! Append-only: nothing here updates or deletes, and triggers (migration 0003) refuse it anyway.
 
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite};
 
+use crate::sql::Sql;
 use crate::{Store, StoreError};
 
 /// One thing someone did or read.
@@ -51,20 +51,21 @@ const RECORD_COLUMNS: &str = "select a.audit_id, a.at_ms, a.user_id, u.display_n
 /// Rows per INSERT (6 parameters each).
 const ROWS_PER_STATEMENT: usize = 500;
 
-fn push_filters(qb: &mut QueryBuilder<Sqlite>, q: &AuditQuery) {
+fn push_filters(qb: &mut Sql, q: &AuditQuery) {
     if let Some(u) = q.user_id {
-        qb.push(" and a.user_id = ").push_bind(u);
+        qb.push(" and a.user_id = ").bind(u);
     }
     if let Some(r) = q.resident_id {
-        qb.push(" and a.resident_id = ").push_bind(r);
+        qb.push(" and a.resident_id = ").bind(r);
     }
     if let Some(p) = &q.action_prefix {
-        qb.push(" and substr(a.action, 1, ").push_bind(p.len() as i64).push(") = ").push_bind(p.clone());
+        let p = qb.arg(p.clone());
+        qb.push(format!(" and substr(a.action, 1, length({p})) = {p}"));
     }
     if let Some(b) = q.before_id {
-        qb.push(" and a.audit_id < ").push_bind(b);
+        qb.push(" and a.audit_id < ").bind(b);
     }
-    qb.push(" order by a.audit_id desc limit ").push_bind(q.limit.clamp(1, 1000));
+    qb.push(" order by a.audit_id desc limit ").bind(q.limit.clamp(1, 1000));
 }
 
 impl Store {
@@ -73,19 +74,17 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.begin().await?;
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("insert into audit_log (at_ms, user_id, action, resident_id, detail, client_ip) ");
-            qb.push_values(chunk, |mut row, e| {
-                row.push_bind(e.at_ms)
-                    .push_bind(e.user_id)
-                    .push_bind(e.action.clone())
-                    .push_bind(e.resident_id)
-                    .push_bind(e.detail.clone())
-                    .push_bind(e.client_ip.clone());
-            });
-            qb.build().execute(&mut *tx).await?;
+            let mut qb =
+                Sql::new("insert into audit_log (at_ms, user_id, action, resident_id, detail, client_ip) values ");
+            for (i, e) in chunk.iter().enumerate() {
+                qb.push(if i == 0 { "(" } else { ", (" });
+                qb.bind(e.at_ms).push(", ").bind(e.user_id).push(", ").bind(e.action.clone()).push(", ");
+                qb.bind(e.resident_id).push(", ").bind(e.detail.clone()).push(", ").bind(e.client_ip.clone());
+                qb.push(")");
+            }
+            qb.query().execute(tx.conn()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -93,10 +92,10 @@ impl Store {
 
     /// Entries about one resident (for their guardian, or an administrator in scope).
     pub async fn audit_of_resident(&self, resident_id: i64, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut qb = QueryBuilder::new(RECORD_COLUMNS);
-        qb.push("a.resident_id = ").push_bind(resident_id);
+        let mut qb = Sql::new(RECORD_COLUMNS);
+        qb.push("a.resident_id = ").bind(resident_id);
         push_filters(&mut qb, q);
-        Ok(qb.build_query_as().fetch_all(&self.pool).await?)
+        Ok(qb.query_as().fetch_all(&self.pool).await?)
     }
 
     /// Entries an administrator may read: about residents in their scope; about accounts (no
@@ -104,22 +103,21 @@ impl Store {
     /// resident in their scope; and, for an administrator of a whole tree (scoped to a root unit),
     /// about nobody in particular (failed logins of unknown names).
     pub async fn audit_for_admin(&self, admin_id: i64, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let under_admin = |qb: &mut QueryBuilder<Sqlite>, path: &str| {
-            qb.push(
+        let mut qb = Sql::new(RECORD_COLUMNS);
+        let admin = qb.arg(admin_id);
+        let under_admin = |qb: &mut Sql, path: &str| {
+            qb.push(format!(
                 "exists (select 1 from staff_scopes s join org_units su on su.org_unit_id = s.org_unit_id \
-                 where s.user_id = ",
-            );
-            qb.push_bind(admin_id);
-            qb.push(format!(" and substr({path}, 1, length(su.path)) = su.path)"));
+                 where s.user_id = {admin} and substr({path}, 1, length(su.path)) = su.path)"
+            ));
         };
-        let mut qb = QueryBuilder::new(RECORD_COLUMNS);
         qb.push(
             "((a.resident_id is not null and exists (select 1 from residents r join households h \
                  on h.household_id = r.household_id join org_units g on g.org_unit_id = h.org_unit_id \
                  where r.resident_id = a.resident_id and ",
         );
         under_admin(&mut qb, "g.path");
-        qb.push(")) or (a.resident_id is null and (a.user_id = ").push_bind(admin_id);
+        qb.push(format!(")) or (a.resident_id is null and (a.user_id = {admin}"));
         qb.push(
             " or exists (select 1 from staff_scopes s2 join org_units u2 on u2.org_unit_id = s2.org_unit_id \
                  where s2.user_id = a.user_id and ",
@@ -133,9 +131,9 @@ impl Store {
             ") or (a.user_id is null and exists (select 1 from staff_scopes s3 join org_units u3 \
                  on u3.org_unit_id = s3.org_unit_id where u3.parent_id is null and s3.user_id = ",
         );
-        qb.push_bind(admin_id);
+        qb.push(&admin);
         qb.push(")))))");
         push_filters(&mut qb, q);
-        Ok(qb.build_query_as().fetch_all(&self.pool).await?)
+        Ok(qb.query_as().fetch_all(&self.pool).await?)
     }
 }

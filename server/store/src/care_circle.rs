@@ -7,13 +7,14 @@
 
 use serde::Serialize;
 
-use crate::{Store, StoreError};
+use crate::{Dialect, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct CareMember {
     pub user_id: i64,
     pub display_name: String,
     pub relationship: String,
+    #[sqlx(try_from = "crate::sql::Flag")]
     pub guardian: bool,
     pub since_ms: i64,
 }
@@ -26,6 +27,7 @@ pub struct InvitationRow {
     pub invitee_id: i64,
     pub invitee_name: String,
     pub relationship: String,
+    #[sqlx(try_from = "crate::sql::Flag")]
     pub guardian: bool,
     pub invited_by: i64,
     pub created_ms: i64,
@@ -71,7 +73,7 @@ impl Store {
     pub async fn care_circle_members(&self, resident_id: i64) -> Result<Vec<CareMember>, StoreError> {
         Ok(sqlx::query_as(
             "select c.user_id, u.display_name, c.relationship, c.guardian, c.created_ms as since_ms \
-             from care_circle c join users u on u.user_id = c.user_id where c.resident_id = ? order by c.user_id",
+             from care_circle c join users u on u.user_id = c.user_id where c.resident_id = $1 order by c.user_id",
         )
         .bind(resident_id)
         .fetch_all(&self.pool)
@@ -81,7 +83,7 @@ impl Store {
     /// Whether `user_id` is in the resident's care circle as a guardian.
     pub async fn is_guardian(&self, user_id: i64, resident_id: i64) -> Result<bool, StoreError> {
         let found: Option<i64> =
-            sqlx::query_scalar("select 1 from care_circle where user_id = ? and resident_id = ? and guardian = 1")
+            sqlx::query_scalar("select 1 from care_circle where user_id = $1 and resident_id = $2 and guardian = 1")
                 .bind(user_id)
                 .bind(resident_id)
                 .fetch_optional(&self.pool)
@@ -91,8 +93,8 @@ impl Store {
 
     /// Makes a family member a guardian (or not) of a resident they already follow.
     pub async fn set_guardian(&self, user_id: i64, resident_id: i64, guardian: bool) -> Result<bool, StoreError> {
-        let done = sqlx::query("update care_circle set guardian = ? where user_id = ? and resident_id = ?")
-            .bind(guardian)
+        let done = sqlx::query("update care_circle set guardian = $1 where user_id = $2 and resident_id = $3")
+            .bind(i64::from(guardian))
             .bind(user_id)
             .bind(resident_id)
             .execute(&self.pool)
@@ -103,10 +105,18 @@ impl Store {
     /// Creates an invitation. [`StoreError::Conflict`] when the invitee already follows the
     /// resident or has an open invitation for them.
     pub async fn create_invitation(&self, new: &NewInvitation<'_>, now_ms: i64) -> Result<InvitationRow, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
+        if self.dialect == Dialect::Postgres {
+            // Serialise invitations and memberships of this resident (the check below reads
+            // before the insert writes).
+            sqlx::query("select resident_id from residents where resident_id = $1 for no key update")
+                .bind(new.resident_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let sql = format!(
-            "select 1 from care_circle where user_id = ?1 and resident_id = ?2 union all \
-             select 1 from care_invitations where invitee_id = ?1 and resident_id = ?2 and status in {OPEN}"
+            "select 1 from care_circle where user_id = $1 and resident_id = $2 union all \
+             select 1 from care_invitations where invitee_id = $1 and resident_id = $2 and status in {OPEN}"
         );
         let clash: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(new.invitee_id)
@@ -118,12 +128,12 @@ impl Store {
         }
         let id: i64 = sqlx::query_scalar(
             "insert into care_invitations (resident_id, invitee_id, relationship, guardian, invited_by, created_ms) \
-             values (?, ?, ?, ?, ?, ?) returning invitation_id",
+             values ($1, $2, $3, $4, $5, $6) returning invitation_id",
         )
         .bind(new.resident_id)
         .bind(new.invitee_id)
         .bind(new.relationship)
-        .bind(new.guardian)
+        .bind(i64::from(new.guardian))
         .bind(new.invited_by)
         .bind(now_ms)
         .fetch_one(&mut *tx)
@@ -133,20 +143,21 @@ impl Store {
     }
 
     pub async fn invitation(&self, invitation_id: i64) -> Result<Option<InvitationRow>, StoreError> {
-        let sql = format!("{INVITATION_COLUMNS} where i.invitation_id = ?");
+        let sql = format!("{INVITATION_COLUMNS} where i.invitation_id = $1");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(invitation_id).fetch_optional(&self.pool).await?)
     }
 
     /// Every invitation about a resident, newest first.
     pub async fn invitations_of_resident(&self, resident_id: i64) -> Result<Vec<InvitationRow>, StoreError> {
-        let sql = format!("{INVITATION_COLUMNS} where i.resident_id = ? order by i.invitation_id desc");
+        let sql = format!("{INVITATION_COLUMNS} where i.resident_id = $1 order by i.invitation_id desc");
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(resident_id).fetch_all(&self.pool).await?)
     }
 
     /// The open invitations addressed to `user_id`, newest first.
     pub async fn invitations_for(&self, user_id: i64) -> Result<Vec<InvitationRow>, StoreError> {
-        let sql =
-            format!("{INVITATION_COLUMNS} where i.invitee_id = ? and i.status in {OPEN} order by i.invitation_id desc");
+        let sql = format!(
+            "{INVITATION_COLUMNS} where i.invitee_id = $1 and i.status in {OPEN} order by i.invitation_id desc"
+        );
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&self.pool).await?)
     }
 
@@ -157,11 +168,11 @@ impl Store {
         consent: &Consent<'_>,
         now_ms: i64,
     ) -> Result<Option<InvitationRow>, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "update care_invitations set consent_by = ?, consent_method = ?, consent_note = ?, consent_ms = ?, \
+            "update care_invitations set consent_by = $1, consent_method = $2, consent_note = $3, consent_ms = $4, \
              status = case status when 'accepted' then 'active' else 'consented' end \
-             where invitation_id = ? and status in ('pending', 'accepted')",
+             where invitation_id = $5 and status in ('pending', 'accepted')",
         )
         .bind(consent.by)
         .bind(consent.method)
@@ -185,11 +196,11 @@ impl Store {
         invitee_id: i64,
         now_ms: i64,
     ) -> Result<Option<InvitationRow>, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "update care_invitations set accepted_ms = ?, \
+            "update care_invitations set accepted_ms = $1, \
              status = case status when 'consented' then 'active' else 'accepted' end \
-             where invitation_id = ? and invitee_id = ? and status in ('pending', 'consented')",
+             where invitation_id = $2 and invitee_id = $3 and status in ('pending', 'consented')",
         )
         .bind(now_ms)
         .bind(invitation_id)
@@ -214,8 +225,8 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<InvitationRow>, StoreError> {
         let sql = format!(
-            "update care_invitations set status = ?, closed_ms = ?, closed_by = ? \
-             where invitation_id = ? and status in {OPEN}"
+            "update care_invitations set status = $1, closed_ms = $2, closed_by = $3 \
+             where invitation_id = $4 and status in {OPEN}"
         );
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(if declined { "declined" } else { "cancelled" })
@@ -239,15 +250,15 @@ impl Store {
         by: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
-        let done = sqlx::query("delete from care_circle where resident_id = ? and user_id = ?")
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("delete from care_circle where resident_id = $1 and user_id = $2")
             .bind(resident_id)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "update care_invitations set status = 'revoked', closed_ms = ?, closed_by = ? \
-             where resident_id = ? and invitee_id = ? and status = 'active'",
+            "update care_invitations set status = 'revoked', closed_ms = $1, closed_by = $2 \
+             where resident_id = $3 and invitee_id = $4 and status = 'active'",
         )
         .bind(now_ms)
         .bind(by)
@@ -262,14 +273,14 @@ impl Store {
 
 /// Creates the membership of an invitation that has just become active.
 async fn join_if_active(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     invitation_id: i64,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "insert into care_circle (user_id, resident_id, relationship, created_ms, guardian) \
-         select invitee_id, resident_id, relationship, ?, guardian from care_invitations \
-         where invitation_id = ? and status = 'active' \
+         select invitee_id, resident_id, relationship, $1, guardian from care_invitations \
+         where invitation_id = $2 and status = 'active' \
          on conflict (user_id, resident_id) do update set relationship = excluded.relationship, \
          guardian = excluded.guardian",
     )

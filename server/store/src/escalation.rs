@@ -2,6 +2,7 @@
 //! their deliveries, the live feed, due rule timers, and the inputs of the silence rules. Every
 //! claim is a compare-and-set in the database, so several server instances do each thing once.
 
+use crate::feed::Feed;
 use crate::{Store, StoreError, StoreTx};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -73,8 +74,8 @@ impl Store {
     pub async fn due_escalations(&self, now_ms: i64, limit: i64) -> Result<Vec<DueAlert>, StoreError> {
         Ok(sqlx::query_as(
             "select alert_id, level, condition, title, escalation_step, resident_id, household_id, opened_ms \
-             from alerts where next_escalation_ms is not null and next_escalation_ms <= ? and status = 'open' \
-             order by next_escalation_ms limit ?",
+             from alerts where next_escalation_ms is not null and next_escalation_ms <= $1 and status = 'open' \
+             order by next_escalation_ms limit $2",
         )
         .bind(now_ms)
         .bind(limit)
@@ -87,10 +88,10 @@ impl Store {
     pub async fn on_duty(&self, household_id: i64, tier: &str, local_minute: i64) -> Result<Vec<i64>, StoreError> {
         Ok(sqlx::query_scalar(
             "select distinct s.user_id from duty_shifts s join org_units su on su.org_unit_id = s.org_unit_id \
-             join households h on h.household_id = ? join org_units g on g.org_unit_id = h.org_unit_id \
-             where s.tier = ? and substr(g.path, 1, length(su.path)) = su.path and \
-             ((s.start_minute <= s.end_minute and ? >= s.start_minute and ? < s.end_minute) or \
-              (s.start_minute > s.end_minute and (? >= s.start_minute or ? < s.end_minute))) order by s.user_id",
+             join households h on h.household_id = $1 join org_units g on g.org_unit_id = h.org_unit_id \
+             where s.tier = $2 and substr(g.path, 1, length(su.path)) = su.path and \
+             ((s.start_minute <= s.end_minute and $3 >= s.start_minute and $4 < s.end_minute) or \
+              (s.start_minute > s.end_minute and ($5 >= s.start_minute or $6 < s.end_minute))) order by s.user_id",
         )
         .bind(household_id)
         .bind(tier)
@@ -106,7 +107,7 @@ impl Store {
     pub async fn caregivers_of(&self, household_id: i64) -> Result<Vec<i64>, StoreError> {
         Ok(sqlx::query_scalar(
             "select distinct u.user_id from users u join staff_scopes s on s.user_id = u.user_id \
-             join org_units su on su.org_unit_id = s.org_unit_id join households h on h.household_id = ? \
+             join org_units su on su.org_unit_id = s.org_unit_id join households h on h.household_id = $1 \
              join org_units g on g.org_unit_id = h.org_unit_id \
              where u.role = 'caregiver' and substr(g.path, 1, length(su.path)) = su.path order by u.user_id",
         )
@@ -119,7 +120,7 @@ impl Store {
     pub async fn family_of(&self, resident_id: Option<i64>, household_id: i64) -> Result<Vec<i64>, StoreError> {
         Ok(sqlx::query_scalar(
             "select distinct c.user_id from care_circle c join residents r on r.resident_id = c.resident_id \
-             where (? is not null and c.resident_id = ?) or (? is null and r.household_id = ?) order by c.user_id",
+             where ($1 is not null and c.resident_id = $2) or ($3 is null and r.household_id = $4) order by c.user_id",
         )
         .bind(resident_id)
         .bind(resident_id)
@@ -144,7 +145,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "insert into webhooks (url, secret, min_level, created_ms) values (?, ?, ?, ?) returning webhook_id",
+            "insert into webhooks (url, secret, min_level, created_ms) values ($1, $2, $3, $4) returning webhook_id",
         )
         .bind(url)
         .bind(secret)
@@ -163,7 +164,7 @@ impl Store {
         end_minute: i64,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "insert into duty_shifts (user_id, org_unit_id, tier, start_minute, end_minute) values (?, ?, ?, ?, ?) \
+            "insert into duty_shifts (user_id, org_unit_id, tier, start_minute, end_minute) values ($1, $2, $3, $4, $5) \
              returning shift_id",
         )
         .bind(user_id)
@@ -177,7 +178,7 @@ impl Store {
 
     /// The end of the resident's active silence, if one is active at `now_ms`.
     pub async fn silenced_until(&self, resident_id: i64, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("select max(until_ms) from silences where resident_id = ? and until_ms > ?")
+        Ok(sqlx::query_scalar("select max(until_ms) from silences where resident_id = $1 and until_ms > $2")
             .bind(resident_id)
             .bind(now_ms)
             .fetch_one(&self.pool)
@@ -193,7 +194,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "insert into silences (resident_id, until_ms, reason, created_by, created_ms) values (?, ?, ?, ?, ?) \
+            "insert into silences (resident_id, until_ms, reason, created_by, created_ms) values ($1, $2, $3, $4, $5) \
              returning silence_id",
         )
         .bind(resident_id)
@@ -210,7 +211,7 @@ impl Store {
         Ok(sqlx::query_as(
             "select n.notification_id, n.webhook_id, w.url, w.secret, n.payload, n.attempts from notifications n \
              join webhooks w on w.webhook_id = n.webhook_id where n.status = 'pending' and n.channel = 'webhook' \
-             and n.next_attempt_ms <= ? order by n.next_attempt_ms limit ?",
+             and n.next_attempt_ms <= $1 order by n.next_attempt_ms limit $2",
         )
         .bind(now_ms)
         .bind(limit)
@@ -222,8 +223,8 @@ impl Store {
     /// claimed it since it was read (same attempt count).
     pub async fn claim_delivery(&self, d: &DueDelivery, lease_until_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "update notifications set attempts = attempts + 1, next_attempt_ms = ? \
-             where notification_id = ? and attempts = ? and status = 'pending'",
+            "update notifications set attempts = attempts + 1, next_attempt_ms = $1 \
+             where notification_id = $2 and attempts = $3 and status = 'pending'",
         )
         .bind(lease_until_ms)
         .bind(d.notification_id)
@@ -245,7 +246,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "insert into delivery_attempts (notification_id, at_ms, status_code, error, duration_ms) values (?, ?, ?, ?, ?)",
+            "insert into delivery_attempts (notification_id, at_ms, status_code, error, duration_ms) values ($1, $2, $3, $4, $5)",
         )
         .bind(notification_id)
         .bind(at_ms)
@@ -259,7 +260,7 @@ impl Store {
             DeliveryOutcome::RetryAt(t) => ("pending", Some(t)),
             DeliveryOutcome::GaveUp => ("failed", None),
         };
-        sqlx::query("update notifications set status = ?, next_attempt_ms = ? where notification_id = ?")
+        sqlx::query("update notifications set status = $1, next_attempt_ms = $2 where notification_id = $3")
             .bind(status)
             .bind(next)
             .bind(notification_id)
@@ -274,21 +275,24 @@ impl Store {
         notification_id: i64,
     ) -> Result<Vec<(i64, Option<i64>, Option<String>)>, StoreError> {
         Ok(sqlx::query_as(
-            "select at_ms, status_code, error from delivery_attempts where notification_id = ? order by attempt_id",
+            "select at_ms, status_code, error from delivery_attempts where notification_id = $1 order by attempt_id",
         )
         .bind(notification_id)
         .fetch_all(&self.pool)
         .await?)
     }
 
-    /// Alert events after `after_id`, with their alert's subject, for the live stream.
+    /// Alert events after `after_id`, with their alert's subject, for the live stream. On
+    /// PostgreSQL only events whose every predecessor has committed (see `feed.rs`).
     pub async fn live_events_after(&self, after_id: i64, limit: i64) -> Result<Vec<LiveEventRow>, StoreError> {
+        let horizon = self.feed_horizon(Feed::Events).await?;
         Ok(sqlx::query_as(
             "select e.event_id, e.alert_id, e.at_ms, e.kind, a.resident_id, a.household_id, a.level, a.status, \
              a.condition, a.title from alert_events e join alerts a on a.alert_id = e.alert_id \
-             where e.event_id > ? order by e.event_id limit ?",
+             where e.event_id > $1 and e.event_id <= $2 order by e.event_id limit $3",
         )
         .bind(after_id)
+        .bind(horizon)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
@@ -300,7 +304,7 @@ impl Store {
 
     /// Rule timers due at `now_ms`: (resident, key).
     pub async fn due_timers(&self, now_ms: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as("select resident_id, timer_key from rule_timers where due_ms <= ? order by due_ms limit ?")
+        Ok(sqlx::query_as("select resident_id, timer_key from rule_timers where due_ms <= $1 order by due_ms limit $2")
             .bind(now_ms)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -336,8 +340,8 @@ impl StoreTx {
         next_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "update alerts set escalation_step = ?, next_escalation_ms = ? \
-             where alert_id = ? and escalation_step = ? and status = 'open' and next_escalation_ms is not null",
+            "update alerts set escalation_step = $1, next_escalation_ms = $2 \
+             where alert_id = $3 and escalation_step = $4 and status = 'open' and next_escalation_ms is not null",
         )
         .bind(step + 1)
         .bind(next_ms)
@@ -351,7 +355,7 @@ impl StoreTx {
     /// Postpones an alert's escalation (e.g. during a silence) without moving its step.
     pub async fn postpone_escalation(&mut self, alert_id: i64, step: i64, until_ms: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "update alerts set next_escalation_ms = ? where alert_id = ? and escalation_step = ? and status = 'open'",
+            "update alerts set next_escalation_ms = $1 where alert_id = $2 and escalation_step = $3 and status = 'open'",
         )
         .bind(until_ms)
         .bind(alert_id)
@@ -375,7 +379,7 @@ impl StoreTx {
         let (status, next) = if channel == "webhook" { ("pending", Some(now_ms)) } else { ("delivered", None) };
         Ok(sqlx::query_scalar(
             "insert into notifications (alert_id, step, channel, user_id, webhook_id, created_ms, status, next_attempt_ms, payload) \
-             values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning notification_id",
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning notification_id",
         )
         .bind(alert_id)
         .bind(step)
@@ -405,18 +409,22 @@ pub struct LiveReadingRow {
 }
 
 impl Store {
-    /// Readings stored after position `after`, oldest first.
+    /// Readings stored after position `after`, oldest first. On PostgreSQL only readings whose
+    /// every predecessor has committed (see `feed.rs`).
     pub async fn live_readings_after(&self, after: i64, limit: i64) -> Result<Vec<LiveReadingRow>, StoreError> {
+        let horizon = self.feed_horizon(Feed::Readings).await?;
         Ok(sqlx::query_as(
             "select rowid as position, resident_id, metric, value, measured_ms, device_id from readings \
-             where rowid > ? order by rowid limit ?",
+             where rowid > $1 and rowid <= $2 order by rowid limit $3",
         )
         .bind(after)
+        .bind(horizon)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }
 
+    /// The newest position: a feed starting here sees what commits from now on.
     pub async fn last_reading_position(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&self.pool).await?)
     }

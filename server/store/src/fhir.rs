@@ -2,15 +2,15 @@
 //! blood pressure paired (systolic with the diastolic of the same device and time) so one panel
 //! Observation carries both. Callers pass only residents the viewer may see.
 
-use eldercare_schema::Metric;
-use sqlx::{QueryBuilder, Sqlite};
-
+use crate::sql::Sql;
 use crate::{Store, StoreError};
+use eldercare_schema::Metric;
 
 /// One exported reading; for a systolic pressure, its diastolic partner if there is one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservationRow {
-    /// SQLite's rowid of the reading: stable for the life of the database.
+    /// The reading's `rowid` (SQLite's implicit one; a column of that name on PostgreSQL): stable
+    /// for the life of the database.
     pub row_id: i64,
     pub resident_id: i64,
     pub gateway_id: String,
@@ -60,36 +60,28 @@ impl Store {
         if q.resident_ids.is_empty() || q.metrics.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(COLUMNS);
-        qb.push("r.resident_id in (");
-        let mut list = qb.separated(", ");
-        for id in &q.resident_ids {
-            list.push_bind(*id);
-        }
-        qb.push(") and r.metric in (");
-        let mut list = qb.separated(", ");
-        for m in &q.metrics {
-            list.push_bind(m.code());
-        }
+        let mut qb = Sql::new(COLUMNS);
+        qb.push("r.resident_id in (").list(q.resident_ids.iter().copied());
+        qb.push(") and r.metric in (").list(q.metrics.iter().map(|m| m.code()));
         qb.push(")");
         if let Some(f) = q.from_ms {
-            qb.push(" and r.measured_ms >= ").push_bind(f);
+            qb.push(" and r.measured_ms >= ").bind(f);
         }
         if let Some(t) = q.to_ms {
-            qb.push(" and r.measured_ms < ").push_bind(t);
+            qb.push(" and r.measured_ms < ").bind(t);
         }
         if let Some((ms, row)) = q.after {
-            qb.push(" and (r.measured_ms, r.rowid) > (").push_bind(ms).push(", ").push_bind(row).push(")");
+            qb.push(" and (r.measured_ms, r.rowid) > (").bind(ms).push(", ").bind(row).push(")");
         }
         qb.push(NOT_PAIRED_DIASTOLIC);
-        qb.push(" order by r.measured_ms, r.rowid limit ").push_bind(q.limit);
-        let rows: Vec<Tuple> = qb.build_query_as().fetch_all(&self.pool).await?;
+        qb.push(" order by r.measured_ms, r.rowid limit ").bind(q.limit);
+        let rows: Vec<Tuple> = qb.query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(to_row).collect()
     }
 
     /// One exported reading by row id (a diastolic that belongs to a panel is not one).
     pub async fn observation(&self, row_id: i64) -> Result<Option<ObservationRow>, StoreError> {
-        let sql = format!("{COLUMNS}r.rowid = ?{NOT_PAIRED_DIASTOLIC}");
+        let sql = format!("{COLUMNS}r.rowid = $1{NOT_PAIRED_DIASTOLIC}");
         let row: Option<Tuple> =
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(row_id).fetch_optional(&self.pool).await?;
         row.map(to_row).transpose()

@@ -1,12 +1,8 @@
 //! The write side of ingest: one transaction per batch, idempotent on the reading's identity.
 
 use eldercare_schema::Metric;
-use sqlx::Sqlite;
 
 use crate::{DeviceRow, Store, StoreError};
-
-/// Rows per INSERT statement (9 parameters each, well under SQLite's limit of 32,766).
-pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// A validated reading, ready to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +41,7 @@ impl Store {
     /// The devices bound to `gateway_id`.
     pub async fn devices_of_gateway(&self, gateway_id: &str) -> Result<Vec<DeviceRow>, StoreError> {
         Ok(sqlx::query_as::<_, DeviceRow>(
-            "select device_id, gateway_id, resident_id, kind from devices where gateway_id = ?",
+            "select device_id, gateway_id, resident_id, kind from devices where gateway_id = $1",
         )
         .bind(gateway_id)
         .fetch_all(&self.pool)
@@ -87,7 +83,7 @@ impl Store {
     ) -> Result<Vec<(String, Option<String>, Option<String>, Option<i64>)>, StoreError> {
         Ok(sqlx::query_as(
             "select reason, gateway_id, device_id, seq from dead_letters \
-             order by dead_letter_id desc limit ?",
+             order by dead_letter_id desc limit $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -96,13 +92,13 @@ impl Store {
 }
 
 pub(crate) async fn insert_dead_letter(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     d: &DeadLetter,
     received_ms: i64,
 ) -> Result<u64, StoreError> {
     let done = sqlx::query(
         "insert into dead_letters (received_ms, topic, gateway_id, device_id, seq, reason, payload) \
-         values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing",
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
     )
     .bind(received_ms)
     .bind(&d.topic)

@@ -2,8 +2,10 @@
 //! gateways and devices, readings (idempotent on their source identity), the newest value per
 //! vital, dead letters, refresh tokens and the audit log.
 //!
-//! SQLite is the embedded default (WAL, `synchronous=FULL`: a commit survives power loss, which
-//! is what lets ingest acknowledge a reading to its gateway). Storage never knows about HTTP.
+//! Two backends run the same SQL through sqlx's `Any` driver (see `README.md`): SQLite, the
+//! embedded default (WAL, `synchronous=FULL`: a commit survives power loss, which is what lets
+//! ingest acknowledge a reading to its gateway), and PostgreSQL, for several server instances
+//! sharing one database. Storage never knows about HTTP.
 
 mod account;
 pub mod admin;
@@ -14,48 +16,113 @@ mod auth;
 pub mod care_circle;
 mod error;
 pub mod escalation;
+mod feed;
 pub mod fhir;
 mod ingest;
 mod model;
 pub mod org;
 mod query;
+pub mod retention;
+pub mod rollup;
 pub mod session;
+mod sql;
 pub mod stats;
 pub mod thresholds;
 mod tx;
 pub mod vitals;
 
-use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
 
 pub use error::StoreError;
 pub use ingest::{DeadLetter, IngestOutcome, NewReading};
 pub use model::{DeviceRow, ResidentRow, Role, UserRecord, Viewer, VitalRow};
+pub use sql::Dialect;
 pub use tx::{Raised, StoreTx, Subject};
 
 /// The handle every part shares; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    dialect: Dialect,
+    /// How far the live feeds may read (PostgreSQL only, see `feed.rs`).
+    horizons: Arc<Mutex<feed::Horizons>>,
 }
 
+/// Connections of a PostgreSQL pool (each API request and the ingest workers take one).
+const PG_POOL_SIZE: u32 = 16;
+/// Connections of a SQLite pool (one writer at a time anyway; readers run in parallel in WAL).
+const SQLITE_POOL_SIZE: u32 = 8;
+
 impl Store {
-    /// Opens (creating if needed) the database at `url` (`sqlite:path/to/file.db`) and brings its
-    /// schema up to date.
+    /// Opens the database at `url` and brings its schema up to date:
+    /// `sqlite:path/to/file.db` (created if missing; WAL, `synchronous=FULL`, foreign keys, a
+    /// busy timeout of 10 s) or `postgres://user@host:port/database` (the database must exist;
+    /// commits are durable when acknowledged as long as the server keeps `synchronous_commit`
+    /// on, its default).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Config(format!("database url {url:?}: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await.map_err(StoreError::Db)?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "database url {:?}: expected sqlite:<path> or postgres://...",
+                redact(url)
+            )));
+        };
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                // Create the file if missing unless the URL says otherwise.
+                let url = if url.contains("mode=") {
+                    url.to_owned()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(SQLITE_POOL_SIZE)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // The busy timeout first: switching to WAL may have to wait for a lock.
+                            for pragma in [
+                                "pragma busy_timeout = 10000",
+                                "pragma journal_mode = wal",
+                                "pragma synchronous = full",
+                                "pragma foreign_keys = on",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(PG_POOL_SIZE)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+            }
+        }
+        .map_err(|e| StoreError::Config(format!("database {}: {e}", redact(url))))?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, dialect, horizons: Default::default() })
+    }
+
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Whether the database answers.
@@ -66,6 +133,37 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A database setting as text (`pragma <name>` on SQLite, `show <name>` on PostgreSQL), for
+    /// checks and diagnostics. `name` must be a plain identifier.
+    pub async fn setting(&self, name: &str) -> Result<String, StoreError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(StoreError::Invalid(format!("setting name {name:?}")));
+        }
+        let sql = match self.dialect {
+            Dialect::Sqlite => format!("pragma {name}"),
+            Dialect::Postgres => format!("select current_setting('{name}')"),
+        };
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&self.pool).await?;
+        match row.try_get::<String, _>(0) {
+            Ok(s) => Ok(s),
+            Err(_) => Ok(row.try_get::<i64, _>(0)?.to_string()),
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 

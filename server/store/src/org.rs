@@ -21,23 +21,25 @@ impl OrgKind {
 
 impl Store {
     /// Adds an organisation unit under `parent` (or a root when `None`); returns its id.
-    /// An immediate transaction: it reads the parent's path before writing, and a deferred one
-    /// that must upgrade its read to a write fails at once (`SQLITE_BUSY`, no busy wait) when
-    /// another connection wrote in between, as concurrent API requests do.
+    /// A write transaction (immediate on SQLite): it reads the parent's path before writing, and
+    /// a deferred one that must upgrade its read to a write fails at once (`SQLITE_BUSY`, no busy
+    /// wait) when another connection wrote in between, as concurrent API requests do. Paths never
+    /// change once set, so on PostgreSQL concurrent creations need no lock.
     pub async fn create_org_unit(&self, parent: Option<i64>, kind: OrgKind, name: &str) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let parent_path: String = match parent {
-            Some(p) => sqlx::query_scalar("select path from org_units where org_unit_id = ?")
+            Some(p) => sqlx::query_scalar("select path from org_units where org_unit_id = $1")
                 .bind(p)
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("organisation unit {p}")))?,
             None => "/".to_owned(),
         };
-        // The path needs the new id; insert with a unique placeholder, then set it.
-        let placeholder = format!("{parent_path}?{}", now_ms());
+        // The path needs the new id; insert with a unique placeholder, then set it. (Random, so
+        // two creations under one parent in the same millisecond do not collide.)
+        let placeholder = format!("{parent_path}?{}-{:016x}", now_ms(), rand::random::<u64>());
         let id: i64 = sqlx::query_scalar(
-            "insert into org_units (parent_id, kind, name, path) values (?, ?, ?, ?) returning org_unit_id",
+            "insert into org_units (parent_id, kind, name, path) values ($1, $2, $3, $4) returning org_unit_id",
         )
         .bind(parent)
         .bind(kind.as_str())
@@ -45,7 +47,7 @@ impl Store {
         .bind(&placeholder)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("update org_units set path = ? where org_unit_id = ?")
+        sqlx::query("update org_units set path = $1 where org_unit_id = $2")
             .bind(format!("{parent_path}{id}/"))
             .bind(id)
             .execute(&mut *tx)
@@ -55,7 +57,7 @@ impl Store {
     }
 
     pub async fn create_household(&self, grid_id: i64, name: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("insert into households (org_unit_id, name) values (?, ?) returning household_id")
+        Ok(sqlx::query_scalar("insert into households (org_unit_id, name) values ($1, $2) returning household_id")
             .bind(grid_id)
             .bind(name)
             .fetch_one(&self.pool)
@@ -69,7 +71,7 @@ impl Store {
         birth_year: Option<i64>,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "insert into residents (household_id, full_name, birth_year, created_ms) values (?, ?, ?, ?) \
+            "insert into residents (household_id, full_name, birth_year, created_ms) values ($1, $2, $3, $4) \
              returning resident_id",
         )
         .bind(household_id)
@@ -89,7 +91,7 @@ impl Store {
         display_name: &str,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "insert into users (username, password_hash, role, display_name, created_ms) values (?, ?, ?, ?, ?) \
+            "insert into users (username, password_hash, role, display_name, created_ms) values ($1, $2, $3, $4, $5) \
              returning user_id",
         )
         .bind(username)
@@ -104,7 +106,7 @@ impl Store {
 
     /// Lets a staff member or administrator see everything under `org_unit_id`.
     pub async fn grant_scope(&self, user_id: i64, org_unit_id: i64) -> Result<(), StoreError> {
-        sqlx::query("insert into staff_scopes (user_id, org_unit_id) values (?, ?) on conflict do nothing")
+        sqlx::query("insert into staff_scopes (user_id, org_unit_id) values ($1, $2) on conflict do nothing")
             .bind(user_id)
             .bind(org_unit_id)
             .execute(&self.pool)
@@ -120,7 +122,7 @@ impl Store {
         relationship: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into care_circle (user_id, resident_id, relationship, created_ms) values (?, ?, ?, ?) \
+            "insert into care_circle (user_id, resident_id, relationship, created_ms) values ($1, $2, $3, $4) \
              on conflict do nothing",
         )
         .bind(user_id)
@@ -134,7 +136,7 @@ impl Store {
 
     pub async fn register_gateway(&self, gateway_id: &str, household_id: i64) -> Result<(), StoreError> {
         eldercare_schema::topic::validate_gateway_id(gateway_id).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        sqlx::query("insert into gateways (gateway_id, household_id, created_ms) values (?, ?, ?)")
+        sqlx::query("insert into gateways (gateway_id, household_id, created_ms) values ($1, $2, $3)")
             .bind(gateway_id)
             .bind(household_id)
             .bind(now_ms())
@@ -156,7 +158,7 @@ impl Store {
             return Err(StoreError::Invalid(format!("device id {device_id:?}")));
         }
         sqlx::query(
-            "insert into devices (device_id, gateway_id, resident_id, kind, created_ms) values (?, ?, ?, ?, ?)",
+            "insert into devices (device_id, gateway_id, resident_id, kind, created_ms) values ($1, $2, $3, $4, $5)",
         )
         .bind(device_id)
         .bind(gateway_id)
@@ -171,7 +173,7 @@ impl Store {
 
     /// Records the newest status a gateway published (its retained status or last will).
     pub async fn set_gateway_status(&self, gateway_id: &str, status: &str, at_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("update gateways set status = ?, status_ms = ? where gateway_id = ?")
+        let done = sqlx::query("update gateways set status = $1, status_ms = $2 where gateway_id = $3")
             .bind(status)
             .bind(at_ms)
             .bind(gateway_id)
@@ -188,7 +190,7 @@ impl Store {
 
     /// Replaces a user's password hash (the demo's `--demo-password` on an existing database).
     pub async fn set_password_hash(&self, username: &str, password_hash: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("update users set password_hash = ? where username = ?")
+        let done = sqlx::query("update users set password_hash = $1 where username = $2")
             .bind(password_hash)
             .bind(username)
             .execute(&self.pool)

@@ -12,10 +12,10 @@ const RESIDENT_COLUMNS: &str = "select r.resident_id, r.full_name, r.birth_year,
      join org_units g on g.org_unit_id = h.org_unit_id";
 
 const STAFF_SCOPE: &str = " where exists (select 1 from staff_scopes s join org_units su \
-     on su.org_unit_id = s.org_unit_id where s.user_id = ? and substr(g.path, 1, length(su.path)) = su.path)";
+     on su.org_unit_id = s.org_unit_id where s.user_id = $1 and substr(g.path, 1, length(su.path)) = su.path)";
 
 const FAMILY_SCOPE: &str =
-    " where exists (select 1 from care_circle c where c.user_id = ? and c.resident_id = r.resident_id)";
+    " where exists (select 1 from care_circle c where c.user_id = $1 and c.resident_id = r.resident_id)";
 
 fn scoped_sql(viewer: &Viewer, tail: &str) -> String {
     let scope = match viewer.role {
@@ -44,7 +44,7 @@ impl Store {
 
     /// The resident, if it exists and `viewer` may see it. Callers answer "not found" either way.
     pub async fn visible_resident(&self, viewer: &Viewer, resident_id: i64) -> Result<Option<ResidentRow>, StoreError> {
-        let sql = scoped_sql(viewer, " and r.resident_id = ?");
+        let sql = scoped_sql(viewer, " and r.resident_id = $2");
         Ok(sqlx::query_as::<_, ResidentRow>(sqlx::AssertSqlSafe(sql))
             .bind(viewer.user_id)
             .bind(resident_id)
@@ -55,7 +55,7 @@ impl Store {
     /// The newest value of each metric of a resident. Check scope first.
     pub async fn latest_vitals(&self, resident_id: i64) -> Result<Vec<VitalRow>, StoreError> {
         let rows: Vec<VitalTuple> = sqlx::query_as(
-            "select metric, value, measured_ms, device_id from latest_vitals where resident_id = ? order by metric",
+            "select metric, value, measured_ms, device_id from latest_vitals where resident_id = $1 order by metric",
         )
         .bind(resident_id)
         .fetch_all(&self.pool)
@@ -75,8 +75,8 @@ impl Store {
     ) -> Result<Vec<VitalRow>, StoreError> {
         let rows: Vec<VitalTuple> = sqlx::query_as(
             "select metric, value, measured_ms, device_id from readings \
-             where resident_id = ? and metric = ? and measured_ms >= ? and measured_ms < ? \
-             order by measured_ms, device_id, seq limit ?",
+             where resident_id = $1 and metric = $2 and measured_ms >= $3 and measured_ms < $4 \
+             order by measured_ms, device_id, seq limit $5",
         )
         .bind(resident_id)
         .bind(metric.code())

@@ -60,9 +60,9 @@ impl Store {
         now_ms: i64,
         client_ip: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let session_id: i64 = sqlx::query_scalar(
-            "insert into sessions (user_id, created_ms, last_used_ms, client_ip) values (?, ?, ?, ?) \
+            "insert into sessions (user_id, created_ms, last_used_ms, client_ip) values ($1, $2, $3, $4) \
              returning session_id",
         )
         .bind(user_id)
@@ -71,7 +71,7 @@ impl Store {
         .bind(client_ip)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("insert into refresh_tokens (token_hash, user_id, expires_ms, session_id) values (?, ?, ?, ?)")
+        sqlx::query("insert into refresh_tokens (token_hash, user_id, expires_ms, session_id) values ($1, $2, $3, $4)")
             .bind(refresh_hash)
             .bind(user_id)
             .bind(refresh_expires_ms)
@@ -92,9 +92,9 @@ impl Store {
         new_expires_ms: i64,
         now_ms: i64,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let spent: Option<(i64, i64)> = sqlx::query_as(
-            "update refresh_tokens set used = 1 where token_hash = ? and used = 0 and expires_ms > ? \
+            "update refresh_tokens set used = 1 where token_hash = $1 and used = 0 and expires_ms > $2 \
              and session_id in (select session_id from sessions where revoked_ms is null) \
              returning user_id, session_id",
         )
@@ -103,14 +103,16 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some((user_id, session_id)) = spent {
-            sqlx::query("insert into refresh_tokens (token_hash, user_id, expires_ms, session_id) values (?, ?, ?, ?)")
-                .bind(new_hash)
-                .bind(user_id)
-                .bind(new_expires_ms)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("update sessions set last_used_ms = ? where session_id = ?")
+            sqlx::query(
+                "insert into refresh_tokens (token_hash, user_id, expires_ms, session_id) values ($1, $2, $3, $4)",
+            )
+            .bind(new_hash)
+            .bind(user_id)
+            .bind(new_expires_ms)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("update sessions set last_used_ms = $1 where session_id = $2")
                 .bind(now_ms)
                 .bind(session_id)
                 .execute(&mut *tx)
@@ -119,7 +121,7 @@ impl Store {
             return Ok(Rotation::Rotated { user_id, session_id });
         }
         let known: Option<(i64, Option<i64>, i64)> =
-            sqlx::query_as("select user_id, session_id, used from refresh_tokens where token_hash = ?")
+            sqlx::query_as("select user_id, session_id, used from refresh_tokens where token_hash = $1")
                 .bind(old_hash)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -139,7 +141,7 @@ impl Store {
         let row: Option<UserTuple> = sqlx::query_as(
             "select u.user_id, u.username, u.password_hash, u.role, u.display_name from users u \
              join sessions s on s.user_id = u.user_id \
-             where u.user_id = ? and s.session_id = ? and s.revoked_ms is null",
+             where u.user_id = $1 and s.session_id = $2 and s.revoked_ms is null",
         )
         .bind(user_id)
         .bind(session_id)
@@ -153,7 +155,7 @@ impl Store {
 
     /// Ends a session (if still open): its refresh tokens and access tokens stop working.
     pub async fn revoke_session(&self, session_id: i64, reason: RevokeReason, now_ms: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
         let done = revoke(&mut tx, session_id, reason, now_ms).await?;
         tx.commit().await?;
         Ok(done)
@@ -168,16 +170,16 @@ impl Store {
         keep_session: Option<i64>,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
-        sqlx::query("update users set password_hash = ?, password_changed_ms = ? where user_id = ?")
+        let mut tx = self.write_tx().await?;
+        sqlx::query("update users set password_hash = $1, password_changed_ms = $2 where user_id = $3")
             .bind(password_hash)
             .bind(now_ms)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         let ended = sqlx::query(
-            "update sessions set revoked_ms = ?, revoked_reason = 'password_change' \
-             where user_id = ? and revoked_ms is null and session_id is not ?",
+            "update sessions set revoked_ms = $1, revoked_reason = 'password_change' \
+             where user_id = $2 and revoked_ms is null and session_id is distinct from $3",
         )
         .bind(now_ms)
         .bind(user_id)
@@ -193,7 +195,7 @@ impl Store {
     pub async fn open_sessions(&self, user_id: i64) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         Ok(sqlx::query_as(
             "select session_id, created_ms, last_used_ms from sessions \
-             where user_id = ? and revoked_ms is null order by session_id",
+             where user_id = $1 and revoked_ms is null order by session_id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -203,7 +205,7 @@ impl Store {
     /// Until when `key` is locked out at `now_ms`, if it is.
     pub async fn login_locked_until(&self, key: &str, now_ms: i64) -> Result<Option<i64>, StoreError> {
         let until: Option<Option<i64>> =
-            sqlx::query_scalar("select locked_until_ms from login_failures where throttle_key = ?")
+            sqlx::query_scalar("select locked_until_ms from login_failures where throttle_key = $1")
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -219,11 +221,14 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         // A window that has passed starts again at one failure; a lock that has passed is lifted.
         let (failures, locked): (i64, Option<i64>) = sqlx::query_as(
-            "insert into login_failures (throttle_key, failures, window_start_ms) values (?1, 1, ?2) \
+            "insert into login_failures (throttle_key, failures, window_start_ms) values ($1, 1, $2) \
              on conflict (throttle_key) do update set \
-               failures = case when window_start_ms + ?3 <= ?2 then 1 else failures + 1 end, \
-               window_start_ms = case when window_start_ms + ?3 <= ?2 then ?2 else window_start_ms end, \
-               locked_until_ms = case when locked_until_ms > ?2 then locked_until_ms else null end \
+               failures = case when login_failures.window_start_ms + $3 <= $2 then 1 \
+                 else login_failures.failures + 1 end, \
+               window_start_ms = case when login_failures.window_start_ms + $3 <= $2 then $2 \
+                 else login_failures.window_start_ms end, \
+               locked_until_ms = case when login_failures.locked_until_ms > $2 \
+                 then login_failures.locked_until_ms else null end \
              returning failures, locked_until_ms",
         )
         .bind(key)
@@ -236,7 +241,7 @@ impl Store {
         }
         let until = now_ms + policy.lock_ms;
         sqlx::query(
-            "update login_failures set locked_until_ms = ?, failures = 0, window_start_ms = ? where throttle_key = ?",
+            "update login_failures set locked_until_ms = $1, failures = 0, window_start_ms = $2 where throttle_key = $3",
         )
         .bind(until)
         .bind(now_ms)
@@ -248,19 +253,19 @@ impl Store {
 
     /// Forgets the failures of `key` (after a successful login).
     pub async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from login_failures where throttle_key = ?").bind(key).execute(&self.pool).await?;
+        sqlx::query("delete from login_failures where throttle_key = $1").bind(key).execute(&self.pool).await?;
         Ok(())
     }
 }
 
 async fn revoke(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     session_id: i64,
     reason: RevokeReason,
     now_ms: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "update sessions set revoked_ms = ?, revoked_reason = ? where session_id = ? and revoked_ms is null",
+        "update sessions set revoked_ms = $1, revoked_reason = $2 where session_id = $3 and revoked_ms is null",
     )
     .bind(now_ms)
     .bind(reason.as_str())

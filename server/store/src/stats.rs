@@ -1,8 +1,7 @@
 //! Statistics of a part of the organisation for administrators: residents monitored, devices and
 //! gateways online, alerts by level and how fast they were acknowledged.
 
-use sqlx::{QueryBuilder, Sqlite};
-
+use crate::sql::Sql;
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,13 +25,14 @@ pub struct SubtreeStats {
 }
 
 /// Pushes `(prefix match of g.path against any of paths)`.
-fn push_under(qb: &mut QueryBuilder<Sqlite>, paths: &[String]) {
+fn push_under(qb: &mut Sql, paths: &[String]) {
     qb.push("(");
     for (i, p) in paths.iter().enumerate() {
         if i > 0 {
             qb.push(" or ");
         }
-        qb.push("substr(g.path, 1, ").push_bind(p.len() as i64).push(") = ").push_bind(p.clone());
+        let p = qb.arg(p.clone());
+        qb.push(format!("substr(g.path, 1, length({p})) = {p}"));
     }
     qb.push(")");
 }
@@ -52,50 +52,50 @@ impl Store {
         }
         let mut s = SubtreeStats::default();
 
-        let mut qb = QueryBuilder::new(
+        let mut qb = Sql::new(
             "select count(*), count(case when exists (select 1 from devices d where d.resident_id = r.resident_id) \
              then 1 end) from residents r join households h on h.household_id = r.household_id \
              join org_units g on g.org_unit_id = h.org_unit_id where ",
         );
         push_under(&mut qb, paths);
-        (s.residents, s.residents_monitored) = qb.build_query_as().fetch_one(&self.pool).await?;
+        (s.residents, s.residents_monitored) = qb.query_as().fetch_one(&self.pool).await?;
 
-        let mut qb = QueryBuilder::new("select count(*), count(case when d.last_reading_ms >= ");
-        qb.push_bind(online_since_ms);
+        let mut qb = Sql::new("select count(*), count(case when d.last_reading_ms >= ");
+        qb.bind(online_since_ms);
         qb.push(
             " then 1 end) from devices d join residents r on r.resident_id = d.resident_id \
              join households h on h.household_id = r.household_id join org_units g on g.org_unit_id = h.org_unit_id \
              where ",
         );
         push_under(&mut qb, paths);
-        (s.devices, s.devices_online) = qb.build_query_as().fetch_one(&self.pool).await?;
+        (s.devices, s.devices_online) = qb.query_as().fetch_one(&self.pool).await?;
 
-        let mut qb = QueryBuilder::new(
+        let mut qb = Sql::new(
             "select count(*), count(case when gw.status = 'online' then 1 end) from gateways gw \
              join households h on h.household_id = gw.household_id join org_units g on g.org_unit_id = h.org_unit_id \
              where ",
         );
         push_under(&mut qb, paths);
-        (s.gateways, s.gateways_online) = qb.build_query_as().fetch_one(&self.pool).await?;
+        (s.gateways, s.gateways_online) = qb.query_as().fetch_one(&self.pool).await?;
 
         let alerts = "from alerts a join households h on h.household_id = a.household_id \
              join org_units g on g.org_unit_id = h.org_unit_id where ";
-        let mut qb = QueryBuilder::new(format!("select a.level, count(*) {alerts}"));
+        let mut qb = Sql::new(format!("select a.level, count(*) {alerts}"));
         push_under(&mut qb, paths);
-        qb.push(" and a.opened_ms >= ").push_bind(from_ms).push(" and a.opened_ms < ").push_bind(to_ms);
+        qb.push(" and a.opened_ms >= ").bind(from_ms).push(" and a.opened_ms < ").bind(to_ms);
         qb.push(" group by a.level order by a.level");
-        s.alerts_by_level = qb.build_query_as().fetch_all(&self.pool).await?;
+        s.alerts_by_level = qb.query_as().fetch_all(&self.pool).await?;
 
-        let mut qb = QueryBuilder::new(format!("select count(*) {alerts}"));
+        let mut qb = Sql::new(format!("select count(*) {alerts}"));
         push_under(&mut qb, paths);
         qb.push(" and a.status <> 'resolved'");
-        s.alerts_open = qb.build_query_scalar().fetch_one(&self.pool).await?;
+        s.alerts_open = qb.query_scalar().fetch_one(&self.pool).await?;
 
-        let mut qb = QueryBuilder::new(format!("select a.acknowledged_ms - a.opened_ms {alerts}"));
+        let mut qb = Sql::new(format!("select a.acknowledged_ms - a.opened_ms {alerts}"));
         push_under(&mut qb, paths);
-        qb.push(" and a.acknowledged_ms is not null and a.opened_ms >= ").push_bind(from_ms);
-        qb.push(" and a.opened_ms < ").push_bind(to_ms).push(" order by 1");
-        s.ack_delays_ms = qb.build_query_scalar().fetch_all(&self.pool).await?;
+        qb.push(" and a.acknowledged_ms is not null and a.opened_ms >= ").bind(from_ms);
+        qb.push(" and a.opened_ms < ").bind(to_ms).push(" order by 1");
+        s.ack_delays_ms = qb.query_scalar().fetch_all(&self.pool).await?;
         Ok(s)
     }
 
@@ -103,7 +103,7 @@ impl Store {
     pub async fn staff_scope_paths(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "select u.path from staff_scopes s join org_units u on u.org_unit_id = s.org_unit_id \
-             where s.user_id = ? order by u.path",
+             where s.user_id = $1 order by u.path",
         )
         .bind(user_id)
         .fetch_all(&self.pool)

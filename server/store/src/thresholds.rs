@@ -29,7 +29,7 @@ pub struct ThresholdChangeRow {
 impl Store {
     pub async fn resident_thresholds(&self, resident_id: i64) -> Result<Option<ThresholdsRow>, StoreError> {
         Ok(sqlx::query_as(
-            "select resident_id, overrides, updated_ms, updated_by from resident_thresholds where resident_id = ?",
+            "select resident_id, overrides, updated_ms, updated_by from resident_thresholds where resident_id = $1",
         )
         .bind(resident_id)
         .fetch_optional(&self.pool)
@@ -44,14 +44,21 @@ impl Store {
         by: i64,
         now_ms: i64,
     ) -> Result<ThresholdsRow, StoreError> {
-        let mut tx = self.pool.begin_with("begin immediate").await?;
+        let mut tx = self.write_tx().await?;
+        if self.dialect == crate::Dialect::Postgres {
+            // Changes of one resident's thresholds take turns, so each records the one before.
+            sqlx::query("select resident_id from residents where resident_id = $1 for no key update")
+                .bind(resident_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         let previous: Option<String> =
-            sqlx::query_scalar("select overrides from resident_thresholds where resident_id = ?")
+            sqlx::query_scalar("select overrides from resident_thresholds where resident_id = $1")
                 .bind(resident_id)
                 .fetch_optional(&mut *tx)
                 .await?;
         sqlx::query(
-            "insert into resident_thresholds (resident_id, overrides, updated_ms, updated_by) values (?, ?, ?, ?) \
+            "insert into resident_thresholds (resident_id, overrides, updated_ms, updated_by) values ($1, $2, $3, $4) \
              on conflict (resident_id) do update set overrides = excluded.overrides, \
              updated_ms = excluded.updated_ms, updated_by = excluded.updated_by",
         )
@@ -63,7 +70,7 @@ impl Store {
         .await?;
         sqlx::query(
             "insert into threshold_changes (resident_id, changed_ms, changed_by, overrides, previous) \
-             values (?, ?, ?, ?, ?)",
+             values ($1, $2, $3, $4, $5)",
         )
         .bind(resident_id)
         .bind(now_ms)
@@ -80,7 +87,7 @@ impl Store {
     pub async fn threshold_history(&self, resident_id: i64, limit: i64) -> Result<Vec<ThresholdChangeRow>, StoreError> {
         Ok(sqlx::query_as(
             "select change_id, resident_id, changed_ms, changed_by, overrides, previous from threshold_changes \
-             where resident_id = ? order by change_id desc limit ?",
+             where resident_id = $1 order by change_id desc limit $2",
         )
         .bind(resident_id)
         .bind(limit)

@@ -1,12 +1,11 @@
 //! A write transaction of ingest: readings, dead letters, and what the rules decide (rule state,
 //! alerts, timers) commit together, so a crash can not lose an alert whose reading was stored.
 
-use std::collections::HashMap;
+use sqlx::{Any, Transaction};
 
-use sqlx::{QueryBuilder, Sqlite, Transaction};
-
-use crate::ingest::{ROWS_PER_STATEMENT, insert_dead_letter, newest_per_vital};
-use crate::{DeadLetter, IngestOutcome, NewReading, Store, StoreError};
+use crate::ingest::{insert_dead_letter, newest_per_vital};
+use crate::sql::Sql;
+use crate::{DeadLetter, Dialect, IngestOutcome, NewReading, Store, StoreError};
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,16 +35,41 @@ pub struct Raised {
 }
 
 pub struct StoreTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
+    dialect: Dialect,
 }
 
 impl Store {
-    /// Starts a write transaction. It takes the write lock at once (`begin immediate`): a
-    /// deferred one that reads before writing fails outright in WAL mode when another
-    /// connection commits in between, instead of waiting its turn.
+    /// Starts a write transaction (readings, rules, alerts, timers).
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
-        Ok(StoreTx { tx: self.pool.begin_with("begin immediate").await? })
+        Ok(StoreTx { tx: self.write_tx().await?, dialect: self.dialect })
     }
+
+    /// A transaction that will write.
+    ///
+    /// SQLite: it takes the write lock at once (`begin immediate`): a deferred one that reads
+    /// before writing fails outright in WAL mode when another connection commits in between,
+    /// instead of waiting its turn. Holding the one write lock also serialises every
+    /// read-modify-write.
+    ///
+    /// PostgreSQL: a plain `begin` (READ COMMITTED), so writers run in parallel, also across
+    /// server instances. Each read-modify-write is made safe on its own: unique keys with
+    /// `on conflict`, compare-and-set updates (`update ... where <old state>`; a concurrent one
+    /// waits for the row and re-checks), and row locks (`for update`, `for no key update`) where
+    /// a decision reads state first (rule state per resident, thresholds, invitations, open
+    /// alerts).
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("begin immediate").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+/// Rows per multi-row INSERT of `columns` columns: large statements are fastest, but stay
+/// below both parameter limits (SQLite 32,766, PostgreSQL 65,535).
+pub(crate) fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
+    (dialect.max_binds() / columns).min(1000)
 }
 
 fn level_rank(level: &str) -> i32 {
@@ -63,7 +87,12 @@ impl StoreTx {
     }
 
     /// Inserts readings idempotently; returns the counts and the readings that were new (a
-    /// resend returns none, so rules see each reading once).
+    /// resend returns none, so rules see each reading once). The newest value per vital, the
+    /// devices' last contact and the rollups are kept in the same transaction.
+    ///
+    /// Two transactions storing the same reading at once store it once: on PostgreSQL the second
+    /// waits for the first's uniqueness entry and then skips the row. Rows are written in key
+    /// order so two such batches can not deadlock on each other.
     pub async fn insert_readings<'r>(
         &mut self,
         gateway_id: &str,
@@ -72,24 +101,21 @@ impl StoreTx {
     ) -> Result<(IngestOutcome, Vec<&'r NewReading>), StoreError> {
         let mut outcome = IngestOutcome::default();
         let mut new_keys: std::collections::HashSet<(String, i64)> = Default::default();
-        for chunk in readings.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut ordered: Vec<&NewReading> = readings.iter().collect();
+        ordered.sort_by(|a, b| (&a.device_id, a.seq).cmp(&(&b.device_id, b.seq)));
+        for chunk in ordered.chunks(rows_per_statement(self.dialect, 9)) {
+            let mut q = Sql::new(
                 "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, \
-                 measured_ms, received_ms, time_source) ",
+                 measured_ms, received_ms, time_source) values ",
             );
-            qb.push_values(chunk, |mut row, r| {
-                row.push_bind(gateway_id)
-                    .push_bind(&r.device_id)
-                    .push_bind(r.seq)
-                    .push_bind(r.resident_id)
-                    .push_bind(r.metric.code())
-                    .push_bind(r.value)
-                    .push_bind(r.measured_ms)
-                    .push_bind(received_ms)
-                    .push_bind(r.time_source);
-            });
-            qb.push(" on conflict do nothing returning device_id, seq");
-            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+            for (i, r) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(gateway_id).push(", ").bind(r.device_id.as_str()).push(", ").bind(r.seq).push(", ");
+                q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
+                q.bind(r.measured_ms).push(", ").bind(received_ms).push(", ").bind(r.time_source).push(")");
+            }
+            q.push(" on conflict do nothing returning device_id, seq");
+            let rows: Vec<(String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
             outcome.inserted += rows.len() as u64;
             new_keys.extend(rows);
         }
@@ -98,27 +124,26 @@ impl StoreTx {
             readings.iter().filter(|r| new_keys.contains(&(r.device_id.clone(), r.seq))).collect();
 
         let owned: Vec<NewReading> = fresh.iter().map(|r| (*r).clone()).collect();
-        let latest = newest_per_vital(&owned);
-        for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) ");
-            qb.push_values(chunk, |mut row, r| {
-                row.push_bind(r.resident_id)
-                    .push_bind(r.metric.code())
-                    .push_bind(r.value)
-                    .push_bind(r.measured_ms)
-                    .push_bind(&r.device_id);
-            });
-            qb.push(
+        let mut latest = newest_per_vital(&owned);
+        latest.sort_by_key(|r| (r.resident_id, r.metric.code()));
+        for chunk in latest.chunks(rows_per_statement(self.dialect, 5)) {
+            let mut q =
+                Sql::new("insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) values ");
+            for (i, r) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
+                q.bind(r.measured_ms).push(", ").bind(r.device_id.as_str()).push(")");
+            }
+            q.push(
                 " on conflict (resident_id, metric) do update set value = excluded.value, \
                  measured_ms = excluded.measured_ms, device_id = excluded.device_id \
                  where excluded.measured_ms > latest_vitals.measured_ms",
             );
-            qb.build().execute(&mut *self.tx).await?;
+            q.query().execute(&mut *self.tx).await?;
         }
 
         // Per device: when it was last heard, and its battery, for the silence rules.
-        let mut per_device: HashMap<&str, (i64, Option<f64>)> = HashMap::new();
+        let mut per_device: std::collections::BTreeMap<&str, (i64, Option<f64>)> = Default::default();
         for r in &fresh {
             let e = per_device.entry(r.device_id.as_str()).or_insert((r.measured_ms, None));
             e.0 = e.0.max(r.measured_ms);
@@ -128,8 +153,8 @@ impl StoreTx {
         }
         for (device_id, (last, battery)) in per_device {
             sqlx::query(
-                "update devices set last_reading_ms = max(coalesce(last_reading_ms, 0), ?), \
-                 battery_pct = coalesce(?, battery_pct) where device_id = ?",
+                "update devices set last_reading_ms = case when last_reading_ms > $1 then last_reading_ms else $1 end, \
+                 battery_pct = coalesce($2, battery_pct) where device_id = $3",
             )
             .bind(last)
             .bind(battery)
@@ -137,6 +162,8 @@ impl StoreTx {
             .execute(&mut *self.tx)
             .await?;
         }
+
+        crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &fresh).await?;
         Ok((outcome, fresh))
     }
 
@@ -148,14 +175,23 @@ impl StoreTx {
         Ok(n)
     }
 
-    /// The stored rule state (JSON) and threshold overrides (JSON) of a resident.
+    /// The stored rule state (JSON) and threshold overrides (JSON) of a resident. On PostgreSQL
+    /// this locks the resident's row until the transaction ends, so two instances evaluating
+    /// the same resident's readings take turns instead of overwriting each other's state (lock
+    /// residents in ascending order to avoid deadlocks).
     pub async fn rule_inputs(&mut self, resident_id: i64) -> Result<(Option<String>, Option<String>), StoreError> {
-        let state: Option<String> = sqlx::query_scalar("select state from resident_rule_state where resident_id = ?")
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("select resident_id from residents where resident_id = $1 for no key update")
+                .bind(resident_id)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        }
+        let state: Option<String> = sqlx::query_scalar("select state from resident_rule_state where resident_id = $1")
             .bind(resident_id)
             .fetch_optional(&mut *self.tx)
             .await?;
         let overrides: Option<String> =
-            sqlx::query_scalar("select overrides from resident_thresholds where resident_id = ?")
+            sqlx::query_scalar("select overrides from resident_thresholds where resident_id = $1")
                 .bind(resident_id)
                 .fetch_optional(&mut *self.tx)
                 .await?;
@@ -164,7 +200,7 @@ impl StoreTx {
 
     pub async fn save_rule_state(&mut self, resident_id: i64, state: &str, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into resident_rule_state (resident_id, state, updated_ms) values (?, ?, ?) \
+            "insert into resident_rule_state (resident_id, state, updated_ms) values ($1, $2, $3) \
              on conflict (resident_id) do update set state = excluded.state, updated_ms = excluded.updated_ms",
         )
         .bind(resident_id)
@@ -179,7 +215,7 @@ impl StoreTx {
         match subject {
             Subject::Household(h) => Ok((None, h)),
             Subject::Resident(r) => {
-                let h: i64 = sqlx::query_scalar("select household_id from residents where resident_id = ?")
+                let h: i64 = sqlx::query_scalar("select household_id from residents where resident_id = $1")
                     .bind(r)
                     .fetch_optional(&mut *self.tx)
                     .await?
@@ -201,62 +237,67 @@ impl StoreTx {
         now_ms: i64,
     ) -> Result<Raised, StoreError> {
         let key = subject.key();
-        let open: Option<(i64, String)> = sqlx::query_as(
-            "select alert_id, level from alerts where subject = ? and condition = ? and status <> 'resolved'",
-        )
-        .bind(&key)
-        .bind(condition)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if let Some((alert_id, old_level)) = open {
-            let level_raised = level_rank(level) > level_rank(&old_level);
-            let new_level = if level_raised { level } else { old_level.as_str() };
-            sqlx::query(
-                "update alerts set level = ?, title = ?, evidence = ?, updated_ms = ?, cleared_ms = null, \
-                 next_escalation_ms = case when ? and status = 'open' then ? else next_escalation_ms end, \
-                 escalation_step = case when ? and status = 'open' then 0 else escalation_step end \
-                 where alert_id = ?",
+        let find = format!(
+            "select alert_id, level from alerts where subject = $1 and condition = $2 and status <> 'resolved'{}",
+            self.dialect.for_update()
+        );
+        loop {
+            let open: Option<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(find.clone()))
+                .bind(&key)
+                .bind(condition)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if let Some((alert_id, old_level)) = open {
+                let level_raised = level_rank(level) > level_rank(&old_level);
+                let new_level = if level_raised { level } else { old_level.as_str() };
+                sqlx::query(
+                    "update alerts set level = $1, title = $2, evidence = $3, updated_ms = $4, cleared_ms = null, \
+                     next_escalation_ms = case when $5 and status = 'open' then $4 else next_escalation_ms end, \
+                     escalation_step = case when $5 and status = 'open' then 0 else escalation_step end \
+                     where alert_id = $6",
+                )
+                .bind(new_level)
+                .bind(title)
+                .bind(evidence)
+                .bind(now_ms)
+                .bind(level_raised)
+                .bind(alert_id)
+                .execute(&mut *self.tx)
+                .await?;
+                let kind = if level_raised { "level_raised" } else { "updated" };
+                self.event(alert_id, now_ms, kind, None, None, evidence).await?;
+                return Ok(Raised { alert_id, opened: false, level_raised });
+            }
+            let (resident_id, household_id) = self.household_of(subject).await?;
+            // One open alert per subject and condition (a partial unique index): when another
+            // transaction opened it in the meantime, update that one instead.
+            let alert_id: Option<i64> = sqlx::query_scalar(
+                "insert into alerts (subject, resident_id, household_id, condition, level, status, title, evidence, \
+                 opened_ms, updated_ms, next_escalation_ms) values ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $8, $8) \
+                 on conflict (subject, condition) where status <> 'resolved' do nothing returning alert_id",
             )
-            .bind(new_level)
+            .bind(&key)
+            .bind(resident_id)
+            .bind(household_id)
+            .bind(condition)
+            .bind(level)
             .bind(title)
             .bind(evidence)
             .bind(now_ms)
-            .bind(level_raised)
-            .bind(now_ms)
-            .bind(level_raised)
-            .bind(alert_id)
-            .execute(&mut *self.tx)
+            .fetch_optional(&mut *self.tx)
             .await?;
-            let kind = if level_raised { "level_raised" } else { "updated" };
-            self.event(alert_id, now_ms, kind, None, None, evidence).await?;
-            return Ok(Raised { alert_id, opened: false, level_raised });
+            if let Some(alert_id) = alert_id {
+                self.event(alert_id, now_ms, "opened", None, None, evidence).await?;
+                return Ok(Raised { alert_id, opened: true, level_raised: false });
+            }
         }
-        let (resident_id, household_id) = self.household_of(subject).await?;
-        let alert_id: i64 = sqlx::query_scalar(
-            "insert into alerts (subject, resident_id, household_id, condition, level, status, title, evidence, \
-             opened_ms, updated_ms, next_escalation_ms) values (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) returning alert_id",
-        )
-        .bind(&key)
-        .bind(resident_id)
-        .bind(household_id)
-        .bind(condition)
-        .bind(level)
-        .bind(title)
-        .bind(evidence)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        self.event(alert_id, now_ms, "opened", None, None, evidence).await?;
-        Ok(Raised { alert_id, opened: true, level_raised: false })
     }
 
     /// Notes that the condition no longer holds. The alert stays until a person resolves it; if
     /// the condition returns before that, the same alert is updated.
     pub async fn clear(&mut self, subject: Subject, condition: &str, now_ms: i64) -> Result<Option<i64>, StoreError> {
         let alert_id: Option<i64> = sqlx::query_scalar(
-            "update alerts set cleared_ms = ?, updated_ms = ? where subject = ? and condition = ? \
+            "update alerts set cleared_ms = $1, updated_ms = $2 where subject = $3 and condition = $4 \
              and status <> 'resolved' and cleared_ms is null returning alert_id",
         )
         .bind(now_ms)
@@ -273,7 +314,7 @@ impl StoreTx {
 
     pub async fn start_timer(&mut self, resident_id: i64, key: &str, due_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "insert into rule_timers (timer_key, resident_id, due_ms) values (?, ?, ?) \
+            "insert into rule_timers (timer_key, resident_id, due_ms) values ($1, $2, $3) \
              on conflict (resident_id, timer_key) do update set due_ms = excluded.due_ms",
         )
         .bind(key)
@@ -285,7 +326,7 @@ impl StoreTx {
     }
 
     pub async fn cancel_timer(&mut self, resident_id: i64, key: &str) -> Result<(), StoreError> {
-        sqlx::query("delete from rule_timers where resident_id = ? and timer_key = ?")
+        sqlx::query("delete from rule_timers where resident_id = $1 and timer_key = $2")
             .bind(resident_id)
             .bind(key)
             .execute(&mut *self.tx)
@@ -296,7 +337,7 @@ impl StoreTx {
     /// Claims one due timer of `resident_id` by deleting it; `false` when another instance (or
     /// a cancel) got there first.
     pub async fn claim_timer(&mut self, resident_id: i64, key: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("delete from rule_timers where resident_id = ? and timer_key = ? and due_ms <= ?")
+        let done = sqlx::query("delete from rule_timers where resident_id = $1 and timer_key = $2 and due_ms <= $3")
             .bind(resident_id)
             .bind(key)
             .bind(now_ms)
@@ -315,7 +356,7 @@ impl StoreTx {
         detail: &str,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "insert into alert_events (alert_id, at_ms, kind, user_id, note, detail) values (?, ?, ?, ?, ?, ?) \
+            "insert into alert_events (alert_id, at_ms, kind, user_id, note, detail) values ($1, $2, $3, $4, $5, $6) \
              returning event_id",
         )
         .bind(alert_id)
@@ -328,7 +369,7 @@ impl StoreTx {
         .await?)
     }
 
-    pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
     }
 
@@ -338,16 +379,18 @@ impl StoreTx {
         &mut self,
         prefixes: &[&str],
     ) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
-        let mut qb = QueryBuilder::<Sqlite>::new(
+        if prefixes.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut q = Sql::new(
             "select subject, condition, level from alerts where status <> 'resolved' and cleared_ms is null and (",
         );
-        let mut sep = qb.separated(" or ");
-        for p in prefixes {
-            sep.push("substr(condition, 1, ").push_bind_unseparated(p.len() as i64).push_unseparated(") = ");
-            sep.push_bind_unseparated(p.to_string());
+        for (i, p) in prefixes.iter().enumerate() {
+            let p = q.arg(p.to_string());
+            q.push(format!("{}substr(condition, 1, length({p})) = {p}", if i == 0 { "" } else { " or " }));
         }
-        qb.push(")");
-        let rows: Vec<(String, String, String)> = qb.build_query_as().fetch_all(&mut *self.tx).await?;
+        q.push(")");
+        let rows: Vec<(String, String, String)> = q.query_as().fetch_all(&mut *self.tx).await?;
         Ok(rows.into_iter().map(|(s, c, l)| ((s, c), l)).collect())
     }
 }

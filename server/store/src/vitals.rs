@@ -1,12 +1,11 @@
-//! Vitals for the API beyond the basics of `query.rs`: raw history by cursor, hourly and daily
-//! rollups computed by SQL aggregation, and the newest vitals of many residents at once (the
+//! Vitals for the API beyond the basics of `query.rs`: raw history by cursor, rollups (see
+//! `rollup.rs`), and the newest vitals of many residents at once (the
 //! caregiver's dashboard). Callers check scope first, or pass the viewer.
 
-use eldercare_schema::Metric;
-use sqlx::{QueryBuilder, Sqlite};
-
 use crate::admin::STAFF_SCOPE_OF_G;
+use crate::sql::Sql;
 use crate::{Role, Store, StoreError, Viewer, VitalRow};
+use eldercare_schema::Metric;
 
 /// Where a page of raw history ended: the sort key of its last reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +32,11 @@ pub struct RollupRow {
     pub mean: f64,
 }
 
-/// `select r.resident_id ... where <scope>`, the scope taking the viewer's user id as its only
-/// parameter.
+/// `select r.resident_id ... where <scope>`, the scope taking the viewer's user id as `$1`.
 pub(crate) fn scoped_resident_ids_sql(viewer: &Viewer) -> String {
     let scope = match viewer.role {
         Role::Admin | Role::Caregiver => STAFF_SCOPE_OF_G,
-        Role::Family => "exists (select 1 from care_circle c where c.user_id = ? and c.resident_id = r.resident_id)",
+        Role::Family => "exists (select 1 from care_circle c where c.user_id = $1 and c.resident_id = r.resident_id)",
     };
     format!(
         "select r.resident_id from residents r join households h on h.household_id = r.household_id \
@@ -66,9 +64,9 @@ impl Store {
         };
         let rows: Vec<RawTuple> = sqlx::query_as(
             "select metric, value, measured_ms, device_id, seq from readings \
-             where resident_id = ? and metric = ? and measured_ms >= ? and measured_ms < ? \
-             and (measured_ms, device_id, seq) > (?, ?, ?) \
-             order by measured_ms, device_id, seq limit ?",
+             where resident_id = $1 and metric = $2 and measured_ms >= $3 and measured_ms < $4 \
+             and (measured_ms, device_id, seq) > ($5, $6, $7) \
+             order by measured_ms, device_id, seq limit $8",
         )
         .bind(resident_id)
         .bind(metric.code())
@@ -89,54 +87,19 @@ impl Store {
             .collect()
     }
 
-    /// Count, min, max and mean of a resident's `metric` per bucket of `bucket_ms` (aligned to
-    /// the Unix epoch, so hours and days in UTC), for buckets with readings in `[from_ms, to_ms)`.
-    pub async fn vitals_rollup(
-        &self,
-        resident_id: i64,
-        metric: Metric,
-        from_ms: i64,
-        to_ms: i64,
-        bucket_ms: i64,
-    ) -> Result<Vec<RollupRow>, StoreError> {
-        if bucket_ms <= 0 {
-            return Err(StoreError::Invalid(format!("bucket of {bucket_ms} ms")));
-        }
-        Ok(sqlx::query_as(
-            "select (measured_ms - (measured_ms % ?1 + ?1) % ?1) as bucket_ms, count(*) as count, \
-             min(value) as min, max(value) as max, avg(value) as mean from readings \
-             where resident_id = ?2 and metric = ?3 and measured_ms >= ?4 and measured_ms < ?5 \
-             group by 1 order by 1",
-        )
-        .bind(bucket_ms)
-        .bind(resident_id)
-        .bind(metric.code())
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// The residents `viewer` may see among `only` (all of them when `None`), by id.
     pub async fn visible_resident_ids(&self, viewer: &Viewer, only: Option<&[i64]>) -> Result<Vec<i64>, StoreError> {
-        let sql = scoped_resident_ids_sql(viewer);
-        let (head, tail) = sql.split_once('?').expect("the scope has one placeholder");
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
-        qb.push_bind(viewer.user_id);
-        qb.push(tail);
+        let mut q = Sql::default();
+        q.arg(viewer.user_id);
+        q.push(scoped_resident_ids_sql(viewer));
         if let Some(ids) = only {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            qb.push(" and r.resident_id in (");
-            let mut list = qb.separated(", ");
-            for id in ids {
-                list.push_bind(*id);
-            }
-            qb.push(")");
+            q.push(" and r.resident_id in (").list(ids.iter().copied()).push(")");
         }
-        qb.push(" order by r.resident_id");
-        Ok(qb.build_query_scalar().fetch_all(&self.pool).await?)
+        q.push(" order by r.resident_id");
+        Ok(q.query_scalar().fetch_all(&self.pool).await?)
     }
 
     /// The newest value of each metric of each of `resident_ids`, by resident then metric. Check
@@ -145,15 +108,11 @@ impl Store {
         let mut out = Vec::new();
         // SQLite allows 32,766 parameters; stay far below.
         for chunk in resident_ids.chunks(1000) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q = Sql::new(
                 "select resident_id, metric, value, measured_ms, device_id from latest_vitals where resident_id in (",
             );
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(") order by resident_id, metric");
-            let rows: Vec<(i64, String, f64, i64, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+            q.list(chunk.iter().copied()).push(") order by resident_id, metric");
+            let rows: Vec<(i64, String, f64, i64, String)> = q.query_as().fetch_all(&self.pool).await?;
             for (resident_id, m, value, measured_ms, device_id) in rows {
                 let metric =
                     Metric::from_code(&m).ok_or_else(|| StoreError::Invalid(format!("stored metric {m:?}")))?;

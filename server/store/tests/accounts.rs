@@ -1,6 +1,10 @@
 //! Sessions, login throttling, care-circle invitations, the append-only audit log and vitals
-//! rollups, against a real SQLite file.
+//! rollups, against real databases: each test runs on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+
+use common::{Backend, Db};
 use eldercare_schema::Metric;
 use eldercare_store::audit_trail::{AuditEntry, AuditQuery};
 use eldercare_store::care_circle::{Consent, NewInvitation};
@@ -10,15 +14,15 @@ use eldercare_store::{NewReading, Role, Store, Viewer};
 
 struct World {
     store: Store,
-    _dir: tempfile::TempDir,
+    db: Db,
     resident: i64,
     staff: i64,
     family: i64,
 }
 
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&format!("sqlite:{}", dir.path().join("t.db").display())).await.unwrap();
+async fn world(backend: Backend) -> World {
+    let db = Db::fresh(backend).await;
+    let store = db.open().await;
     let district = store.create_org_unit(None, OrgKind::District, "D").await.unwrap();
     let grid = store.create_org_unit(Some(district), OrgKind::Grid, "G").await.unwrap();
     let household = store.create_household(grid, "H").await.unwrap();
@@ -28,12 +32,12 @@ async fn world() -> World {
     let family = store.create_user("f", "x", Role::Family, "F").await.unwrap();
     store.register_gateway("gw", household).await.unwrap();
     store.register_device("dev", "gw", resident, "pulse_oximeter").await.unwrap();
-    World { store, _dir: dir, resident, staff, family }
+    World { store, db, resident, staff, family }
 }
 
-#[tokio::test]
-async fn refresh_tokens_rotate_once_and_reuse_ends_the_session() {
-    let w = world().await;
+both!(refresh_tokens_rotate_once_and_reuse_ends_the_session);
+async fn refresh_tokens_rotate_once_and_reuse_ends_the_session(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let session = s.start_session(w.family, "h1", 10_000, 0, Some("198.51.100.1")).await.unwrap();
     assert!(s.user_in_session(w.family, session).await.unwrap().is_some());
@@ -59,9 +63,9 @@ async fn refresh_tokens_rotate_once_and_reuse_ends_the_session() {
     assert!(!s.revoke_session(other, RevokeReason::Logout, 6).await.unwrap(), "already ended");
 }
 
-#[tokio::test]
-async fn a_password_change_ends_the_other_sessions() {
-    let w = world().await;
+both!(a_password_change_ends_the_other_sessions);
+async fn a_password_change_ends_the_other_sessions(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let keep = s.start_session(w.staff, "k", 10_000, 0, None).await.unwrap();
     let other = s.start_session(w.staff, "o", 10_000, 0, None).await.unwrap();
@@ -72,9 +76,9 @@ async fn a_password_change_ends_the_other_sessions() {
     assert_eq!(s.open_sessions(w.staff).await.unwrap().iter().map(|r| r.0).collect::<Vec<_>>(), vec![keep]);
 }
 
-#[tokio::test]
-async fn failed_logins_lock_a_key_for_a_while() {
-    let w = world().await;
+both!(failed_logins_lock_a_key_for_a_while);
+async fn failed_logins_lock_a_key_for_a_while(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let policy = ThrottlePolicy { window_ms: 1000, max_failures: 3, lock_ms: 5000 };
     assert_eq!(s.record_login_failure("k", policy, 0).await.unwrap(), None);
@@ -90,9 +94,9 @@ async fn failed_logins_lock_a_key_for_a_while() {
     s.clear_login_failures("k").await.unwrap();
 }
 
-#[tokio::test]
-async fn consent_and_acceptance_in_either_order_make_a_member() {
-    let w = world().await;
+both!(consent_and_acceptance_in_either_order_make_a_member);
+async fn consent_and_acceptance_in_either_order_make_a_member(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let new = NewInvitation {
         resident_id: w.resident,
@@ -121,9 +125,9 @@ async fn consent_and_acceptance_in_either_order_make_a_member() {
     assert!(!s.remove_care_member(w.resident, w.family, w.staff, 8).await.unwrap());
 }
 
-#[tokio::test]
-async fn the_audit_log_refuses_updates_and_deletes() {
-    let w = world().await;
+both!(the_audit_log_refuses_updates_and_deletes);
+async fn the_audit_log_refuses_updates_and_deletes(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let entry = |action: &str| AuditEntry {
         at_ms: 1,
@@ -140,18 +144,21 @@ async fn the_audit_log_refuses_updates_and_deletes() {
     assert_eq!(rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), vec!["b", "a"]);
     assert_eq!(rows[0].client_ip.as_deref(), Some("203.0.113.7"));
     // Not even a direct connection may change or remove an entry.
-    let url = format!("sqlite:{}", w._dir.path().join("t.db").display());
-    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
-    for sql in ["update audit_log set detail = 'x'", "delete from audit_log"] {
+    let raw = sqlx::AnyPool::connect(&w.db.url).await.unwrap();
+    let mut statements = vec!["update audit_log set detail = 'x'", "delete from audit_log"];
+    if backend == Backend::Postgres {
+        statements.push("truncate audit_log");
+    }
+    for sql in statements {
         let err = sqlx::query(sql).execute(&raw).await.unwrap_err().to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(s.audit_of_resident(w.resident, &q).await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn rollups_aggregate_per_bucket() {
-    let w = world().await;
+both!(rollups_aggregate_per_bucket);
+async fn rollups_aggregate_per_bucket(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let r = |seq: i64, value: f64, t: i64| NewReading {
         device_id: "dev".into(),

@@ -1,12 +1,16 @@
-//! The storage layer against a real SQLite file in a temp dir.
+//! The storage layer against real databases: each test runs on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+
+use common::{Backend, Db};
 use eldercare_schema::Metric;
 use eldercare_store::org::OrgKind;
 use eldercare_store::{DeadLetter, NewReading, Role, Store, Viewer};
 
 struct World {
     store: Store,
-    _dir: tempfile::TempDir,
+    _db: Db,
     resident_a: i64,
     resident_b: i64,
     staff_grid1: i64,
@@ -15,10 +19,9 @@ struct World {
     family_a: i64,
 }
 
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    let store = Store::open(&url).await.unwrap();
+async fn world(backend: Backend) -> World {
+    let db = Db::fresh(backend).await;
+    let store = db.open().await;
     let district = store.create_org_unit(None, OrgKind::District, "D").await.unwrap();
     let community = store.create_org_unit(Some(district), OrgKind::Community, "C").await.unwrap();
     let grid1 = store.create_org_unit(Some(community), OrgKind::Grid, "G1").await.unwrap();
@@ -37,7 +40,7 @@ async fn world() -> World {
     store.add_to_care_circle(family_a, resident_a, "daughter").await.unwrap();
     store.register_gateway("gw-1", h1).await.unwrap();
     store.register_device("dev-a", "gw-1", resident_a, "pulse_oximeter").await.unwrap();
-    World { store, _dir: dir, resident_a, resident_b, staff_grid1, staff_grid2, admin, family_a }
+    World { store, _db: db, resident_a, resident_b, staff_grid1, staff_grid2, admin, family_a }
 }
 
 fn reading(seq: i64, value: f64, measured_ms: i64, resident_id: i64) -> NewReading {
@@ -52,9 +55,9 @@ fn reading(seq: i64, value: f64, measured_ms: i64, resident_id: i64) -> NewReadi
     }
 }
 
-#[tokio::test]
-async fn scope_follows_the_tree_and_the_care_circle() {
-    let w = world().await;
+both!(scope_follows_the_tree_and_the_care_circle);
+async fn scope_follows_the_tree_and_the_care_circle(backend: Backend) {
+    let w = world(backend).await;
     let ids = |rows: Vec<eldercare_store::ResidentRow>| rows.into_iter().map(|r| r.resident_id).collect::<Vec<_>>();
     let v = |user_id, role| Viewer { user_id, role };
     let s = &w.store;
@@ -68,9 +71,9 @@ async fn scope_follows_the_tree_and_the_care_circle() {
     assert_eq!((a.full_name.as_str(), a.grid_name.as_str()), ("A", "G1"));
 }
 
-#[tokio::test]
-async fn ingest_is_idempotent_and_keeps_the_newest_vital() {
-    let w = world().await;
+both!(ingest_is_idempotent_and_keeps_the_newest_vital);
+async fn ingest_is_idempotent_and_keeps_the_newest_vital(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     let batch = vec![
         reading(1, 97.0, 1000, w.resident_a),
@@ -104,9 +107,9 @@ async fn ingest_is_idempotent_and_keeps_the_newest_vital() {
     assert!(s.vitals_history(w.resident_a, Metric::HeartRate, 0, 10_000, 100).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn duplicates_and_bad_references_are_refused() {
-    let w = world().await;
+both!(duplicates_and_bad_references_are_refused);
+async fn duplicates_and_bad_references_are_refused(backend: Backend) {
+    let w = world(backend).await;
     let s = &w.store;
     assert!(matches!(
         s.create_user("s1", "x", Role::Family, "again").await,

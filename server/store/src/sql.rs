@@ -1,0 +1,132 @@
+//! SQL that runs on both backends: a small builder writing `$n` placeholders (which SQLite and
+//! PostgreSQL both accept; `QueryBuilder<Any>` writes `?`, which PostgreSQL refuses), the few
+//! places where the dialects differ, and a decoder of integer flags.
+
+use sqlx::any::{AnyArguments, AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
+use sqlx::{Any, Arguments, Decode, Encode, Type};
+
+/// Which database a [`crate::Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Row locks for a read-modify-write. SQLite has none (and needs none: its write
+    /// transactions take the database's write lock at `begin immediate`).
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " for update",
+        }
+    }
+
+    /// Most parameters one statement may carry.
+    pub(crate) fn max_binds(self) -> usize {
+        match self {
+            Dialect::Sqlite => 32_766,
+            Dialect::Postgres => 65_535,
+        }
+    }
+}
+
+/// Dynamic SQL with numbered placeholders.
+#[derive(Default)]
+pub(crate) struct Sql {
+    text: String,
+    args: AnyArguments,
+}
+
+impl Sql {
+    pub(crate) fn new(text: impl AsRef<str>) -> Sql {
+        Sql { text: text.as_ref().to_owned(), args: AnyArguments::default() }
+    }
+
+    pub(crate) fn push(&mut self, text: impl AsRef<str>) -> &mut Sql {
+        self.text.push_str(text.as_ref());
+        self
+    }
+
+    /// Adds an argument without writing it; returns its placeholder (`$n`), e.g. to use it twice.
+    pub(crate) fn arg<'q, T>(&mut self, value: T) -> String
+    where
+        T: Encode<'q, Any> + Type<Any> + 'q,
+    {
+        self.args.add(value).expect("values of the Any driver encode");
+        format!("${}", self.args.len())
+    }
+
+    /// Writes a placeholder bound to `value`.
+    pub(crate) fn bind<'q, T>(&mut self, value: T) -> &mut Sql
+    where
+        T: Encode<'q, Any> + Type<Any> + 'q,
+    {
+        let p = self.arg(value);
+        self.text.push_str(&p);
+        self
+    }
+
+    /// Writes `v1, v2, ...`, one placeholder per item.
+    pub(crate) fn list<'q, I, T>(&mut self, items: I) -> &mut Sql
+    where
+        I: IntoIterator<Item = T>,
+        T: Encode<'q, Any> + Type<Any> + 'q,
+    {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(item);
+        }
+        self
+    }
+
+    pub(crate) fn query(self) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        sqlx::query_with(sqlx::AssertSqlSafe(self.text), self.args)
+    }
+
+    pub(crate) fn query_as<O>(self) -> sqlx::query::QueryAs<'static, Any, O, AnyArguments>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_as_with(sqlx::AssertSqlSafe(self.text), self.args)
+    }
+
+    pub(crate) fn query_scalar<O>(self) -> sqlx::query::QueryScalar<'static, Any, O, AnyArguments>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(self.text), self.args)
+    }
+}
+
+/// A flag stored as an integer 0/1 in both schemas (the Any driver decodes `bool` only from a
+/// real boolean): `#[sqlx(try_from = "crate::sql::Flag")]` on a `bool` field.
+#[derive(Debug, Clone, Copy)]
+pub struct Flag(bool);
+
+impl From<Flag> for bool {
+    fn from(f: Flag) -> bool {
+        f.0
+    }
+}
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        ty.kind().is_integer() || ty.kind() == AnyTypeInfoKind::Bool
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <i64 as Decode<Any>>::decode(value.clone()) {
+            Ok(v) => Ok(Flag(v != 0)),
+            Err(_) => Ok(Flag(<bool as Decode<Any>>::decode(value)?)),
+        }
+    }
+}

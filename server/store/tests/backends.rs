@@ -1,0 +1,311 @@
+//! What differs between the backends underneath and must not show: connection settings,
+//! rollups kept at ingest, retention, and concurrent writers (several server instances on one
+//! PostgreSQL). Each test runs on SQLite and on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, Db};
+use eldercare_schema::Metric;
+use eldercare_store::org::OrgKind;
+use eldercare_store::{Dialect, NewReading, Role, Store, Subject};
+use tokio::sync::Barrier;
+
+struct World {
+    store: Store,
+    db: Db,
+    resident: i64,
+}
+
+async fn world(backend: Backend) -> World {
+    let db = Db::fresh(backend).await;
+    let store = db.open().await;
+    let district = store.create_org_unit(None, OrgKind::District, "D").await.unwrap();
+    let grid = store.create_org_unit(Some(district), OrgKind::Grid, "G").await.unwrap();
+    let household = store.create_household(grid, "H").await.unwrap();
+    let resident = store.create_resident(household, "R", None).await.unwrap();
+    store.create_user("s", "x", Role::Caregiver, "S").await.unwrap();
+    store.register_gateway("gw", household).await.unwrap();
+    store.register_device("dev", "gw", resident, "watch").await.unwrap();
+    World { store, db, resident }
+}
+
+fn hr(resident_id: i64, seq: i64, value: f64, t: i64) -> NewReading {
+    NewReading {
+        device_id: "dev".into(),
+        seq,
+        resident_id,
+        metric: Metric::HeartRate,
+        value,
+        measured_ms: t,
+        time_source: "device",
+    }
+}
+
+both!(the_connection_settings_hold);
+async fn the_connection_settings_hold(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!(s.dialect(), Dialect::Sqlite);
+            // Several connections, so several reads: every pooled connection has them.
+            for _ in 0..4 {
+                assert_eq!(s.setting("synchronous").await.unwrap(), "2", "synchronous=FULL");
+                assert_eq!(s.setting("journal_mode").await.unwrap(), "wal");
+                assert_eq!(s.setting("foreign_keys").await.unwrap(), "1");
+                assert_eq!(s.setting("busy_timeout").await.unwrap(), "10000");
+            }
+        }
+        Backend::Postgres => {
+            assert_eq!(s.dialect(), Dialect::Postgres);
+            assert_eq!(s.setting("synchronous_commit").await.unwrap(), "on");
+            assert_eq!(s.setting("transaction_isolation").await.unwrap(), "read committed");
+        }
+    }
+    assert!(s.setting("x; drop table readings").await.is_err());
+    // Foreign keys are enforced on both.
+    assert!(s.register_device("ghost", "no-such-gateway", w.resident, "watch").await.is_err());
+}
+
+/// Readings spread over three days at irregular times, integer values (sums are exact).
+fn spread(resident_id: i64) -> Vec<NewReading> {
+    (0..600).map(|i| hr(resident_id, i, (50 + (i * 37) % 60) as f64, 1_700_000_000_000 + i * 431_113)).collect()
+}
+
+/// (bucket, count, min, max, mean) computed here from the readings themselves.
+fn expected(rs: &[NewReading], from: i64, to: i64, bucket: i64) -> Vec<(i64, i64, f64, f64, f64)> {
+    let mut m: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
+    for r in rs.iter().filter(|r| r.measured_ms >= from && r.measured_ms < to) {
+        m.entry(r.measured_ms - r.measured_ms.rem_euclid(bucket)).or_default().push(r.value);
+    }
+    m.into_iter()
+        .map(|(b, v)| {
+            let n = v.len() as i64;
+            let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            (b, n, min, max, v.iter().sum::<f64>() / n as f64)
+        })
+        .collect()
+}
+
+both!(rollups_from_the_table_equal_raw_aggregation);
+async fn rollups_from_the_table_equal_raw_aggregation(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let rs = spread(w.resident);
+    // In several batches, with a resend in between: a resend must not count twice.
+    for chunk in rs.chunks(70) {
+        s.ingest("gw", chunk, &[], 0).await.unwrap();
+        s.ingest("gw", chunk, &[], 0).await.unwrap();
+    }
+    let start: i64 = 1_700_000_000_000;
+    let end = start + 600 * 431_113;
+    let ranges = [
+        (start, end + 1),                                         // everything
+        (start + 1_234_567, end - 7_654_321),                     // unaligned edges
+        (start - start.rem_euclid(86_400_000), end + 86_400_000), // whole days
+        (start + 3_600_000, start + 3_600_000 + 1),               // less than a span
+    ];
+    let buckets = [60_000, 420_000, 3_600_000, 7_200_000, 86_400_000, 45_000, 1_000];
+    for (from, to) in ranges {
+        for bucket in buckets {
+            let got: Vec<(i64, i64, f64, f64, f64)> = s
+                .vitals_rollup(w.resident, Metric::HeartRate, from, to, bucket)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| (b.bucket_ms, b.count, b.min, b.max, b.mean))
+                .collect();
+            assert_eq!(got, expected(&rs, from, to, bucket), "range {from}..{to}, bucket {bucket}");
+        }
+    }
+}
+
+both!(retention_purges_raw_readings_and_keeps_the_summaries);
+async fn retention_purges_raw_readings_and_keeps_the_summaries(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let rs = spread(w.resident);
+    s.ingest("gw", &rs, &[], 0).await.unwrap();
+    let day = 86_400_000;
+    let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
+    let to = from + 4 * day;
+    let daily_before = s.vitals_rollup(w.resident, Metric::HeartRate, from, to, day).await.unwrap();
+    let latest_before = s.latest_vitals(w.resident).await.unwrap();
+    let cut = 1_700_000_000_000 + 400 * 431_113;
+
+    let purged = s.purge_raw_readings(cut, 37).await.unwrap();
+    assert_eq!(purged, 400);
+    assert_eq!(s.count_readings().await.unwrap(), 200);
+    assert!(s.vitals_history(w.resident, Metric::HeartRate, 0, cut, 1000).await.unwrap().is_empty());
+    assert_eq!(s.vitals_history(w.resident, Metric::HeartRate, cut, i64::MAX, 1000).await.unwrap().len(), 200);
+    // Whole days come from the rollups: unchanged.
+    assert_eq!(s.vitals_rollup(w.resident, Metric::HeartRate, from, to, day).await.unwrap(), daily_before);
+    assert_eq!(s.latest_vitals(w.resident).await.unwrap(), latest_before);
+    assert_eq!(s.purge_raw_readings(cut, 37).await.unwrap(), 0, "nothing left to purge");
+    assert!(s.purge_raw_readings(cut, 0).await.is_err());
+
+    // The reading with the greatest position stays even when it is old, so positions never repeat.
+    s.ingest("gw", &[hr(w.resident, 10_000, 70.0, 1)], &[], 0).await.unwrap();
+    let last = s.last_reading_position().await.unwrap();
+    assert_eq!(s.purge_raw_readings(i64::MAX, 1000).await.unwrap(), 200);
+    assert_eq!(s.count_readings().await.unwrap(), 1);
+    s.ingest("gw", &[hr(w.resident, 10_001, 71.0, 2)], &[], 0).await.unwrap();
+    assert!(s.last_reading_position().await.unwrap() > last);
+}
+
+/// Two handles on one database, as two server instances would have.
+async fn second_handle(w: &World) -> Store {
+    w.db.open().await
+}
+
+/// On PostgreSQL both transactions are open before either acts; SQLite's write lock makes the
+/// second wait at `begin`, so there they run one after the other.
+fn barrier(backend: Backend) -> Option<Arc<Barrier>> {
+    (backend == Backend::Postgres).then(|| Arc::new(Barrier::new(2)))
+}
+
+async fn meet(b: &Option<Arc<Barrier>>) {
+    if let Some(b) = b {
+        b.wait().await;
+    }
+}
+
+both!(a_due_timer_is_claimed_once_by_two_instances);
+async fn a_due_timer_is_claimed_once_by_two_instances(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let mut tx = w.store.begin().await.unwrap();
+    tx.start_timer(w.resident, "fall", 100).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(w.store.due_timers(100, 10).await.unwrap(), vec![(w.resident, "fall".to_owned())]);
+
+    let b = barrier(backend);
+    let claim = |store: Store, b: Option<Arc<Barrier>>, resident: i64| async move {
+        let mut tx = store.begin().await.unwrap();
+        meet(&b).await;
+        let won = tx.claim_timer(resident, "fall", 100).await.unwrap();
+        tx.commit().await.unwrap();
+        won
+    };
+    let (a, c) = tokio::join!(
+        tokio::spawn(claim(w.store.clone(), b.clone(), w.resident)),
+        tokio::spawn(claim(other.clone(), b.clone(), w.resident))
+    );
+    let (a, c) = (a.unwrap(), c.unwrap());
+    assert!(a ^ c, "exactly one claim wins: {a} {c}");
+    assert!(w.store.due_timers(100, 10).await.unwrap().is_empty());
+}
+
+both!(the_same_readings_stored_at_once_by_two_instances_are_stored_once);
+async fn the_same_readings_stored_at_once_by_two_instances_are_stored_once(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let rs: Vec<NewReading> =
+        (0..300).map(|i| hr(w.resident, i, 60.0 + (i % 7) as f64, 1_000_000 + i * 1000)).collect();
+    let b = barrier(backend);
+    let store_all = |store: Store, b: Option<Arc<Barrier>>, rs: Vec<NewReading>| async move {
+        let mut tx = store.begin().await.unwrap();
+        meet(&b).await;
+        let (outcome, fresh) = tx.insert_readings("gw", &rs, 0).await.unwrap();
+        let fresh = fresh.len() as u64;
+        tx.commit().await.unwrap();
+        (outcome.inserted, outcome.duplicates, fresh)
+    };
+    let (x, y) = tokio::join!(
+        tokio::spawn(store_all(w.store.clone(), b.clone(), rs.clone())),
+        tokio::spawn(store_all(other.clone(), b.clone(), rs.clone()))
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.0 + y.0, 300, "{x:?} {y:?}");
+    assert_eq!(x.1 + y.1, 300, "{x:?} {y:?}");
+    assert_eq!(x.2 + y.2, 300, "the rules see each reading once: {x:?} {y:?}");
+    assert_eq!(w.store.count_readings().await.unwrap(), 300);
+    let total: i64 = w
+        .store
+        .vitals_rollup(w.resident, Metric::HeartRate, 0, 86_400_000, 86_400_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(total, 300, "the rollups count each reading once");
+}
+
+both!(one_alert_opens_when_two_instances_raise_it_at_once);
+async fn one_alert_opens_when_two_instances_raise_it_at_once(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let b = barrier(backend);
+    let raise = |store: Store, b: Option<Arc<Barrier>>, resident: i64, level: &'static str| async move {
+        let mut tx = store.begin().await.unwrap();
+        meet(&b).await;
+        let r = tx.raise(Subject::Resident(resident), "spo2_low", level, "Low SpO2", "{}", 5).await.unwrap();
+        tx.commit().await.unwrap();
+        r
+    };
+    let (x, y) = tokio::join!(
+        tokio::spawn(raise(w.store.clone(), b.clone(), w.resident, "urgent")),
+        tokio::spawn(raise(other.clone(), b.clone(), w.resident, "critical"))
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.alert_id, y.alert_id);
+    assert!(x.opened ^ y.opened, "{x:?} {y:?}");
+    let admin = w.store.create_user("a", "x", Role::Admin, "A").await.unwrap();
+    w.store.grant_scope(admin, 1).await.unwrap();
+    let viewer = eldercare_store::Viewer { user_id: admin, role: Role::Admin };
+    let filter = eldercare_store::alerts::AlertFilter { limit: 10, ..Default::default() };
+    let alerts = w.store.list_alerts(&viewer, &filter).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].level, "critical", "the higher level wins whichever came first");
+}
+
+both!(the_live_feed_does_not_skip_a_reading_that_commits_late);
+async fn the_live_feed_does_not_skip_a_reading_that_commits_late(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let start = s.last_reading_position().await.unwrap();
+    match backend {
+        Backend::Sqlite => {
+            // One writer at a time: positions become visible in order.
+            s.ingest("gw", &[hr(w.resident, 1, 61.0, 1000)], &[], 0).await.unwrap();
+            s.ingest("gw", &[hr(w.resident, 2, 62.0, 2000)], &[], 0).await.unwrap();
+        }
+        Backend::Postgres => {
+            // The first transaction takes the smaller position but commits after the second
+            // (of another resident: one resident's writers take turns on its latest vitals).
+            let household = s.household_of_resident(w.resident).await.unwrap().unwrap();
+            let other = s.create_resident(household, "O", None).await.unwrap();
+            s.register_device("dev2", "gw", other, "watch").await.unwrap();
+            let mut early = s.begin().await.unwrap();
+            early.insert_readings("gw", &[hr(w.resident, 1, 61.0, 1000)], 0).await.unwrap();
+            let mut late = s.begin().await.unwrap();
+            let r = NewReading { device_id: "dev2".into(), ..hr(other, 2, 62.0, 2000) };
+            late.insert_readings("gw", &[r], 0).await.unwrap();
+            late.commit().await.unwrap();
+            let seen = s.live_readings_after(start, 100).await.unwrap();
+            assert!(
+                seen.iter().all(|r| r.value != 62.0),
+                "position 2 must wait while position 1 is in flight: {seen:?}"
+            );
+            early.commit().await.unwrap();
+        }
+    }
+    // Both arrive, in position order (the feed may lag a poll or so behind other transactions).
+    let mut cursor = start;
+    let mut values = Vec::new();
+    for _ in 0..3000 {
+        for r in s.live_readings_after(cursor, 100).await.unwrap() {
+            cursor = r.position;
+            values.push(r.value);
+        }
+        if values.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(values, vec![61.0, 62.0]);
+}
