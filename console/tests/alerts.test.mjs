@@ -1,7 +1,7 @@
 // A caregiver watches the inbox while the demo's story unfolds: a critical alert for Wang Jianguo
 // (his SpO2 falls) arrives over the live stream and flashes; the caregiver acknowledges it in one
-// click; his son (family1), signed in elsewhere, sees the acknowledgement without reloading, with
-// times in the community's zone although his browser is in New York. Then the caregiver resolves
+// click; his son (family1), signed in elsewhere, sees the acknowledgement (by the nurse's name)
+// without reloading, with times in the community's zone although his browser is in New York. Then the caregiver resolves
 // Chen Mei's fall with a note and snoozes an alert.
 
 import { test, before, after } from 'node:test';
@@ -64,8 +64,15 @@ test('a critical alert arrives live, is acknowledged, and the family sees it', {
   // The family's view changes without a reload.
   await fam.page.locator(`article.alert[data-alert-id="${alertId}"][data-status="acknowledged"]`).waitFor();
   const who = await famRow.locator('.who').innerText();
-  assert.match(who, /^Acknowledged · by /);
-  assert.doesNotMatch(who, /nobody/);
+  // By the nurse's name, which the API gives families for staff (not a bare #id).
+  assert.match(who, /^Acknowledged · by Community nurse /);
+  await famRow.locator('button.history').click();
+  const famAck = famRow.locator('.detail ol.events li[data-kind="acknowledged"]');
+  await famAck.waitFor();
+  assert.match(await famAck.innerText(), /Community nurse/);
+  for (const part of ['ol.events', 'table.notifications']) {
+    assert.doesNotMatch(await famRow.locator(`.detail ${part}`).innerText(), /#\d/, `nobody shown as a number in ${part}`);
+  }
   const after = await asFamily(`/alerts/${alertId}`);
   assert.equal(after.body.alert.status, 'acknowledged');
   const me = await (await apiLogin(demo.base, 'caregiver'))('/me');

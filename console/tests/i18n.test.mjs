@@ -1,9 +1,10 @@
 // Chinese (zh-CN) is chosen from the browser's language, the switch changes it and is remembered;
-// times are shown in the community's zone (Asia/Shanghai) whatever the browser's zone.
+// times are shown in the community's zone (Asia/Shanghai by default, or the one an administrator
+// set through the API) whatever the browser's zone.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDemo, launch, newPage, signIn, shot } from './support.mjs';
+import { startDemo, launch, newPage, signIn, shot, apiLogin } from './support.mjs';
 
 let demo;
 let browser;
@@ -79,4 +80,33 @@ test('a Chinese browser gets the console in Chinese, and can switch to English',
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test("times follow the community's time zone set through the API, for staff and families", { timeout: 120_000 }, async () => {
+  // The administrator moves the demo community to India's zone (UTC+5:30, unlike the browser's
+  // and the default); a nonsense zone is refused first.
+  const admin = await apiLogin(demo.base, 'admin');
+  const community = (await admin('/org-units')).body.find((u) => u.kind === 'community');
+  assert.equal(community.time_zone, 'Asia/Shanghai');
+  const bad = await admin(`/org-units/${community.org_unit_id}`, { method: 'PATCH', body: JSON.stringify({ time_zone: 'Mars/Olympus' }) });
+  assert.equal(bad.status, 422);
+  const ok = await admin(`/org-units/${community.org_unit_id}`, { method: 'PATCH', body: JSON.stringify({ time_zone: 'Asia/Kolkata' }) });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+
+  const hhmm = (tz, at) => new Intl.DateTimeFormat('en-US', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+  for (const user of ['caregiver', 'family1']) {
+    const { page, context, problems } = await newPage(browser, demo.base, { timezoneId: 'Europe/London' });
+    await signIn(page, demo.base, user);
+    await page.locator('#me .tz', { hasText: 'Asia/Kolkata' }).waitFor();
+    await page.locator('article.card a.name', { hasText: 'Wang Jianguo' }).click();
+    const tile = page.locator('.tile[data-metric="heart_rate"] time');
+    await tile.waitFor();
+    const at = Date.parse(await tile.getAttribute('datetime'));
+    const title = await tile.getAttribute('title');
+    assert.ok(title.includes(hhmm('Asia/Kolkata', at)), `${user}: "${title}" shows ${hhmm('Asia/Kolkata', at)}`);
+    assert.ok(!title.includes(hhmm('Asia/Shanghai', at)), `${user}: "${title}" is not Shanghai time`);
+    await shot(page, `i18n-4-zone-${user}`);
+    assert.deepEqual(problems, []);
+    await context.close();
+  }
 });

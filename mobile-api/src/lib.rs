@@ -37,6 +37,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::{AuthConfig, AuthUser, JwtSecret, WeakSecret};
 pub use error::ApiError;
 pub use limits::{LoginThrottle, RateLimit};
+pub use routes::baselines::{Baseline, BaselineSource};
 pub use routes::live::LiveHub;
 
 /// Largest request body accepted, bytes.
@@ -69,6 +70,8 @@ pub struct ApiState {
     trusted_proxies: Arc<[IpAddr]>,
     /// The rules engine's check of threshold overrides, when the server provides one.
     pub(crate) threshold_check: Option<ThresholdCheck>,
+    /// The rules engine's reading of a resident's baselines, when the server provides one.
+    pub(crate) baselines: Option<BaselineSource>,
 }
 
 impl ApiState {
@@ -87,7 +90,19 @@ impl ApiState {
             login_throttle: LoginThrottle::default(),
             trusted_proxies: Arc::from([]),
             threshold_check: None,
+            baselines: None,
         }
+    }
+
+    /// Reads personal baselines with the rules engine (`GET /residents/{id}/baselines`): given
+    /// a resident's id, stored rule state and threshold overrides (JSON, `None` when absent),
+    /// the baselines as the engine uses them. Without one, that route answers 503.
+    pub fn with_baselines(
+        mut self,
+        source: impl Fn(i64, Option<&str>, Option<&str>) -> Vec<Baseline> + Send + Sync + 'static,
+    ) -> Self {
+        self.baselines = Some(Arc::new(source));
+        self
     }
 
     /// Checks threshold overrides against the rules engine before they are stored (the engine

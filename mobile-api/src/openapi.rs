@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    accounts, audit, auth, care_circle, devices, docs, health, org, residents, stats, thresholds, vitals,
+    accounts, audit, auth, baselines, care_circle, devices, docs, health, org, residents, stats, thresholds, vitals,
 };
 use crate::{ApiState, fhir};
 
@@ -31,6 +31,7 @@ use crate::{ApiState, fhir};
         accounts::create_account,
         org::list_org_units,
         org::create_org_unit,
+        org::update_org_unit,
         org::list_households,
         org::create_household,
         residents::list_residents,
@@ -60,6 +61,7 @@ use crate::{ApiState, fhir};
         thresholds::get_thresholds,
         thresholds::put_thresholds,
         thresholds::threshold_history,
+        baselines::get_baselines,
         stats::stats,
         audit::audit_log,
         audit::resident_audit,

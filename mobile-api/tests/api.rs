@@ -1,9 +1,13 @@
 //! The API through `app(state).oneshot(request)`, over a real SQLite store in a temp dir.
 
+#[path = "api/alert_names.rs"]
+mod alert_names;
 #[path = "api/audit.rs"]
 mod audit;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/baselines.rs"]
+mod baselines;
 #[path = "api/care_circle.rs"]
 mod care_circle;
 #[path = "api/fhir.rs"]
@@ -20,6 +24,8 @@ mod resources;
 mod sessions;
 #[path = "api/support.rs"]
 mod support;
+#[path = "api/time_zones.rs"]
+mod time_zones;
 #[path = "api/tokens.rs"]
 mod tokens;
 #[path = "api/vitals.rs"]

@@ -108,7 +108,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_trusted_proxies(cfg.trusted_proxies.clone())
         .with_threshold_check(|overrides| {
             crate::rules::Thresholds::default().with_overrides(overrides).and_then(|t| t.validate())
-        });
+        })
+        // Personal baselines, read by the rules engine from its stored state.
+        .with_baselines(crate::alerts::baselines::read);
     let metrics = telemetry::metrics();
     let router = eldercare_mobile_api::app(state)
         .route("/metrics", get(move || std::future::ready(metrics.render())))

@@ -1,6 +1,6 @@
 // Time-series charts drawn as SVG, no library: a line of readings (or, for rollups, a min–max
-// envelope with the mean), threshold bands, alert markers, time ticks in the community's zone,
-// and a hover read-out.
+// envelope with the mean), threshold bands, the resident's personal baseline (usual range and
+// median, with a legend), alert markers, time ticks in the community's zone, and a hover read-out.
 
 import { s, h } from './dom.js';
 import { t } from './i18n.js';
@@ -15,7 +15,7 @@ const DAY = 86400_000;
 
 /**
  * chart({ from, to, points: [{t, v}], buckets: [{t, min, max, mean}], bands, markers: [{t, level, label}],
- *         min, max, dec, label, unit }) -> element
+ *         baseline: {low, high, median} | null, min, max, dec, label, unit }) -> element
  */
 export function chart(o) {
   const { from, to } = o;
@@ -27,6 +27,8 @@ export function chart(o) {
   for (const b of buckets) { lo = Math.min(lo, b.min); hi = Math.max(hi, b.max); }
   if (Number.isFinite(o.min) && o.min !== null) lo = Math.min(lo, o.min);
   if (Number.isFinite(o.max) && o.max !== null) hi = Math.max(hi, o.max);
+  const base = o.baseline && Number.isFinite(o.baseline.low) && Number.isFinite(o.baseline.high) ? o.baseline : null;
+  if (base) { lo = Math.min(lo, base.low); hi = Math.max(hi, base.high); }
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = 0; hi = 1; }
   if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const pad = (hi - lo) * 0.06;
@@ -50,6 +52,18 @@ export function chart(o) {
     if (Number.isFinite(edge) && edge > lo && edge < hi) {
       svg.append(s('line', { class: `band-edge band-${b.level}`, x1: M.l, x2: W - M.r, y1: y(edge), y2: y(edge) }));
       svg.append(s('text', { class: 'band-label', x: W - M.r - 2, y: y(edge) - 3, 'text-anchor': 'end' }, b.label));
+    }
+  }
+
+  // The personal baseline: the usual range the rules learnt for this resident, and its median.
+  if (base) {
+    const top = clampY(base.high);
+    const bottom = clampY(base.low);
+    const text = `${t('chart.baseline')}: ${fmtTick(base.low, o.dec)}–${fmtTick(base.high, o.dec)} ${o.unit || ''}`;
+    svg.append(s('rect', { class: 'baseline-band', x: M.l, y: top, width: W - M.l - M.r, height: Math.max(1, bottom - top) }, s('title', null, text)));
+    if (Number.isFinite(base.median)) {
+      svg.append(s('line', { class: 'baseline-median', x1: M.l, x2: W - M.r, y1: y(base.median), y2: y(base.median) },
+        s('title', null, `${t('chart.baseline_median')}: ${fmtTick(base.median, o.dec)} ${o.unit || ''}`)));
     }
   }
 
@@ -140,7 +154,16 @@ export function chart(o) {
       tip.setAttribute('visibility', 'hidden');
     });
   }
-  return h('div.chart-wrap', svg);
+  const legend = base
+    ? h('p.chart-legend',
+      h('span.legend-item.legend-baseline', h('span.swatch.swatch-baseline', { 'aria-hidden': 'true' }),
+        `${t('chart.baseline')} ${fmtTick(base.low, o.dec)}–${fmtTick(base.high, o.dec)} ${o.unit || ''}`),
+      Number.isFinite(base.median)
+        ? h('span.legend-item.legend-median', h('span.swatch.swatch-median', { 'aria-hidden': 'true' }),
+          `${t('chart.baseline_median')} ${fmtTick(base.median, o.dec)}`)
+        : null)
+    : null;
+  return h('div.chart-wrap', svg, legend);
 }
 
 function lowerBound(a, tm) {

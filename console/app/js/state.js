@@ -68,6 +68,8 @@ export async function loadCaps() {
     thresholds: find(new RegExp(`${R}/thresholds$`)),
     thresholdsPut: find(new RegExp(`${R}/thresholds$`), 'put'),
     thresholdHistory: find(new RegExp(`${R}/thresholds/history$`)),
+    // The personal baselines the rules learnt (usual range per metric).
+    baselines: find(new RegExp(`${R}/baselines$`)),
     // Rollups: the history call takes `resolution=hour|day`.
     rollup: hasParam(history, 'resolution'),
     devices,

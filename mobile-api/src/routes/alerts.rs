@@ -2,14 +2,20 @@
 //! her"), resolve with a note, snooze; each alert's history and the notifications it caused.
 //! Scope as everywhere: staff see alerts under their units, families their relatives' (and
 //! their homes'); anything else is 404.
+//!
+//! People are named by id and, where the caller may know it, display name (`*_name`): staff
+//! names for anyone who sees the alert; a family member's name for staff, for themselves and
+//! for the members of a care circle they share; never another family's names to a family.
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use eldercare_schema::api::Problem;
-use eldercare_store::Role;
 use eldercare_store::alerts::{ActionRefused, AlertEventRow, AlertFilter, AlertRow, NotificationRow};
+use eldercare_store::{Role, Viewer};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -58,8 +64,12 @@ pub struct Alert {
     pub cleared_at: Option<String>,
     pub acknowledged_at: Option<String>,
     pub acknowledged_by: Option<i64>,
+    /// The display name of `acknowledged_by`, when the caller may know it.
+    pub acknowledged_by_name: Option<String>,
     pub resolved_at: Option<String>,
     pub resolved_by: Option<i64>,
+    /// The display name of `resolved_by`, when the caller may know it.
+    pub resolved_by_name: Option<String>,
     pub resolution_note: Option<String>,
     pub snoozed_until: Option<String>,
     /// How far the escalation chain has gone (0 = nobody notified yet).
@@ -73,7 +83,10 @@ pub struct AlertEvent {
     /// `opened`, `updated`, `level_raised`, `cleared`, `notified`, `escalated`, `acknowledged`,
     /// `snoozed`, `silenced`, `resolved`.
     pub kind: String,
+    /// Who acted (acknowledged, resolved, …) or was notified.
     pub user_id: Option<i64>,
+    /// Their display name, when the caller may know it.
+    pub user_name: Option<String>,
     pub note: Option<String>,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
@@ -85,7 +98,10 @@ pub struct Notification {
     pub step: i64,
     /// `live` (the app's live stream) or `webhook`.
     pub channel: String,
+    /// The person notified (none for a webhook).
     pub user_id: Option<i64>,
+    /// Their display name, when the caller may know it.
+    pub user_name: Option<String>,
     pub webhook_id: Option<i64>,
     pub created_at: String,
     /// `pending`, `delivered` or `failed`.
@@ -142,6 +158,45 @@ fn json_or_null(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
 
+/// Display names of the people an answer names, as far as the caller may know them; each asked
+/// for once per request.
+struct Names<'a> {
+    state: &'a ApiState,
+    viewer: Viewer,
+    known: HashMap<i64, Option<String>>,
+}
+
+impl<'a> Names<'a> {
+    fn new(state: &'a ApiState, user: &AuthUser) -> Self {
+        Names { state, viewer: user.viewer(), known: HashMap::new() }
+    }
+
+    async fn of(&mut self, user_id: Option<i64>) -> Result<Option<String>, ApiError> {
+        let Some(id) = user_id else { return Ok(None) };
+        if let Some(name) = self.known.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = self.state.store.display_name_for(&self.viewer, id).await?;
+        self.known.insert(id, name.clone());
+        Ok(name)
+    }
+}
+
+async fn named_alert(a: AlertRow, names: &mut Names<'_>) -> Result<Alert, ApiError> {
+    let acknowledged_by_name = names.of(a.acknowledged_by).await?;
+    let resolved_by_name = names.of(a.resolved_by).await?;
+    Ok(Alert { acknowledged_by_name, resolved_by_name, ..to_alert(a) })
+}
+
+async fn named_alerts(rows: Vec<AlertRow>, names: &mut Names<'_>) -> Result<Vec<Alert>, ApiError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for a in rows {
+        out.push(named_alert(a, names).await?);
+    }
+    Ok(out)
+}
+
+/// An alert without names (see [`named_alert`]).
 fn to_alert(a: AlertRow) -> Alert {
     Alert {
         alert_id: a.alert_id,
@@ -157,31 +212,35 @@ fn to_alert(a: AlertRow) -> Alert {
         cleared_at: a.cleared_ms.map(format_ms),
         acknowledged_at: a.acknowledged_ms.map(format_ms),
         acknowledged_by: a.acknowledged_by,
+        acknowledged_by_name: None,
         resolved_at: a.resolved_ms.map(format_ms),
         resolved_by: a.resolved_by,
+        resolved_by_name: None,
         resolution_note: a.resolution_note,
         snoozed_until: a.snoozed_until_ms.map(format_ms),
         escalation_step: a.escalation_step,
     }
 }
 
-fn to_event(e: AlertEventRow) -> AlertEvent {
+fn to_event(e: AlertEventRow, user_name: Option<String>) -> AlertEvent {
     AlertEvent {
         event_id: e.event_id,
         at: format_ms(e.at_ms),
         kind: e.kind,
         user_id: e.user_id,
+        user_name,
         note: e.note,
         detail: json_or_null(&e.detail),
     }
 }
 
-fn to_notification(n: NotificationRow) -> Notification {
+fn to_notification(n: NotificationRow, user_name: Option<String>) -> Notification {
     Notification {
         notification_id: n.notification_id,
         step: n.step,
         channel: n.channel,
         user_id: n.user_id,
+        user_name,
         webhook_id: n.webhook_id,
         created_at: format_ms(n.created_ms),
         status: n.status,
@@ -233,7 +292,7 @@ pub(crate) async fn list_alerts(
         AlertFilter { status: q.status, level: q.level, resident_id: q.resident_id, before_id: q.before, limit };
     let rows = state.store.list_alerts(&user.viewer(), &filter).await?;
     state.audit(Some(user.user_id), "alerts.list", q.resident_id, &format!("count={}", rows.len())).await?;
-    Ok(Json(rows.into_iter().map(to_alert).collect()))
+    Ok(Json(named_alerts(rows, &mut Names::new(&state, &user)).await?))
 }
 
 /// One alert with its history (escalation steps, who acknowledged) and its notifications.
@@ -263,11 +322,21 @@ pub(crate) async fn get_alert(
     let events = state.store.alert_events(alert_id).await?;
     let notifications = state.store.alert_notifications(alert_id).await?;
     state.audit(Some(user.user_id), "alert.read", alert.resident_id, &format!("alert={alert_id}")).await?;
-    Ok(Json(AlertDetail {
-        alert: to_alert(alert),
-        events: events.into_iter().map(to_event).collect(),
-        notifications: notifications.into_iter().map(to_notification).collect(),
-    }))
+    let mut names = Names::new(&state, &user);
+    let mut detail = AlertDetail {
+        alert: named_alert(alert, &mut names).await?,
+        events: Vec::with_capacity(events.len()),
+        notifications: Vec::with_capacity(notifications.len()),
+    };
+    for e in events {
+        let name = names.of(e.user_id).await?;
+        detail.events.push(to_event(e, name));
+    }
+    for n in notifications {
+        let name = names.of(n.user_id).await?;
+        detail.notifications.push(to_notification(n, name));
+    }
+    Ok(Json(detail))
 }
 
 /// Acknowledge: someone is on it. Stops the escalation. Families may acknowledge too.
@@ -298,7 +367,7 @@ pub(crate) async fn acknowledge(
         .await?
         .map_err(|r| refused(r, alert_id))?;
     state.audit(Some(user.user_id), "alert.acknowledge", row.resident_id, &format!("alert={alert_id}")).await?;
-    Ok(Json(to_alert(row)))
+    Ok(Json(named_alert(row, &mut Names::new(&state, &user)).await?))
 }
 
 fn staff_only(user: &AuthUser) -> Result<(), ApiError> {
@@ -343,7 +412,7 @@ pub(crate) async fn resolve(
         .await?
         .map_err(|r| refused(r, alert_id))?;
     state.audit(Some(user.user_id), "alert.resolve", row.resident_id, &format!("alert={alert_id}")).await?;
-    Ok(Json(to_alert(row)))
+    Ok(Json(named_alert(row, &mut Names::new(&state, &user)).await?))
 }
 
 /// Snooze reminders and escalation for a while (staff only).
@@ -383,7 +452,7 @@ pub(crate) async fn snooze(
         .await?
         .map_err(|r| refused(r, alert_id))?;
     state.audit(Some(user.user_id), "alert.snooze", row.resident_id, &format!("alert={alert_id}")).await?;
-    Ok(Json(to_alert(row)))
+    Ok(Json(named_alert(row, &mut Names::new(&state, &user)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod baselines;
 pub(crate) mod care_circle;
 pub(crate) mod devices;
 pub(crate) mod docs;
@@ -30,6 +31,7 @@ pub(crate) fn router() -> Router<ApiState> {
         .merge(devices::router())
         .merge(care_circle::router())
         .merge(thresholds::router())
+        .merge(baselines::router())
         .merge(stats::router())
         .merge(audit::router())
         .merge(crate::fhir::router())

@@ -145,6 +145,7 @@ async fn ctx() -> Ctx {
     let state = ApiState::new(store.clone(), auth_config())
         .with_clock(|| T0)
         .with_rate_limit(None)
+        .with_baselines(|_, _, _| Vec::new())
         .with_live(LiveHub::spawn(store.clone(), tokio_util::sync::CancellationToken::new()));
     Ctx {
         app: app(state),
@@ -189,6 +190,7 @@ impl Ctx {
             .replace("{user_id}", &self.users["family1"].0.to_string())
             .replace("{device_id}", "ox-a")
             .replace("{gateway_id}", "gw-1")
+            .replace("{org_unit_id}", &self.community_1.to_string())
             .replace("{invitation_id}", &self.invitation.to_string())
             .replace("{alert_id}", &self.alert.to_string())
             .replace("{id}", &id)
@@ -302,6 +304,10 @@ fn cases() -> Vec<Case> {
             body: |cx, _| Some(json!({"parent_id": cx.community_1, "kind": "grid", "name": "Grid 3"})),
             ..case("post", "/api/v1/org-units", [201, 404, 404], NOT_FOUND)
         },
+        Case {
+            body: |_, _| Some(json!({"time_zone": "Asia/Urumqi"})),
+            ..case("patch", "/api/v1/org-units/{org_unit_id}", [200, 404, 404], NOT_FOUND)
+        },
         case("get", "/api/v1/households", ALL_OK, ALL_OK),
         Case {
             body: |cx, _| Some(json!({"org_unit_id": cx.grid_1, "name": "No. 5 Elm Street"})),
@@ -318,6 +324,7 @@ fn cases() -> Vec<Case> {
             ..case("patch", "/api/v1/residents/{resident_id}", STAFF_ONLY, NOT_FOUND)
         },
         case("get", "/api/v1/residents/{resident_id}/vitals/latest", ALL_OK, NOT_FOUND),
+        case("get", "/api/v1/residents/{resident_id}/baselines", ALL_OK, NOT_FOUND),
         Case { query: "metric=spo2", ..case("get", "/api/v1/residents/{resident_id}/vitals", ALL_OK, NOT_FOUND) },
         Case { query: "resident_ids={A}", ..case("get", "/api/v1/vitals/latest", ALL_OK, ALL_OK) },
         case("get", "/api/v1/devices", ALL_OK, ALL_OK),

@@ -27,7 +27,12 @@ impl Applied {
 /// (an older format) is replaced by the default, loudly, rather than stopping ingest.
 pub async fn load(tx: &mut StoreTx, resident_id: i64) -> Result<(ResidentState, Thresholds), StoreError> {
     let (state, overrides) = tx.rule_inputs(resident_id).await?;
-    let state = match state.map(|s| serde_json::from_str::<ResidentState>(&s)) {
+    Ok(parse(resident_id, state.as_deref(), overrides.as_deref()))
+}
+
+/// A stored rule state and threshold overrides (JSON), as [`load`] reads them.
+pub fn parse(resident_id: i64, state: Option<&str>, overrides: Option<&str>) -> (ResidentState, Thresholds) {
+    let state = match state.map(serde_json::from_str::<ResidentState>) {
         Some(Ok(s)) => s,
         Some(Err(e)) => {
             tracing::error!(resident_id, error = %e, "stored rule state does not parse; starting afresh");
@@ -35,7 +40,7 @@ pub async fn load(tx: &mut StoreTx, resident_id: i64) -> Result<(ResidentState, 
         }
         None => ResidentState::default(),
     };
-    let thresholds = match overrides.map(|o| serde_json::from_str::<serde_json::Value>(&o).map_err(|e| e.to_string())) {
+    let thresholds = match overrides.map(|o| serde_json::from_str::<serde_json::Value>(o).map_err(|e| e.to_string())) {
         Some(Ok(v)) => Thresholds::default().with_overrides(&v).unwrap_or_else(|e| {
             tracing::error!(resident_id, error = %e, "threshold overrides do not apply; using defaults");
             Thresholds::default()
@@ -46,7 +51,7 @@ pub async fn load(tx: &mut StoreTx, resident_id: i64) -> Result<(ResidentState, 
         }
         None => Thresholds::default(),
     };
-    Ok((state, thresholds))
+    (state, thresholds)
 }
 
 pub async fn save(tx: &mut StoreTx, resident_id: i64, state: &ResidentState, now_ms: i64) -> Result<(), StoreError> {

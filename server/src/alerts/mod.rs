@@ -6,6 +6,7 @@
 //! a restart changes nothing and several instances do each thing once.
 
 pub mod apply;
+pub mod baselines;
 pub mod escalation;
 pub mod policy;
 pub mod sweeper;

@@ -356,6 +356,72 @@ impl MetricBaseline {
     }
 }
 
+/// One metric's personal baseline as the rules use it, for people to see (e.g. as a band on a
+/// chart). Values in the metric's unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineBand {
+    pub metric: Metric,
+    /// No baseline yet: fewer than `baseline_learning_days` days with readings in the window.
+    pub learning: bool,
+    /// Days with readings needed before the baseline is live (`baseline_learning_days`).
+    pub learning_days: u32,
+    /// Closed local days with readings in the window (today counts once it is over).
+    pub days: u32,
+    /// Readings in those days.
+    pub samples: u64,
+    /// The median of the daily medians; `None` while learning.
+    pub median: Option<f64>,
+    /// The robust standard deviation (1.4826 × MAD, within-day and between-day spread pooled,
+    /// at least a floor per metric); `None` while learning.
+    pub sigma: Option<f64>,
+    /// `hampel_k`: a period whose mean lies outside `median ± max(k·sigma, min_deviation)`
+    /// deviates.
+    pub k: f64,
+    /// The smallest deviation the rules act on, whatever the statistics say.
+    pub min_deviation: f64,
+    /// The usual range of a period's mean: `median ± max(k·sigma, min_deviation)`.
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    /// The limits of the smoothed level (EWMA of period means): `median ± max(L·sigma·√(λ/(2−λ)),
+    /// min_deviation)`; a level that settles outside them deviates too.
+    pub drift_low: Option<f64>,
+    pub drift_high: Option<f64>,
+    /// Which sides the rules alert on (SpO2 and temperature: only below).
+    pub alerts_below: bool,
+    pub alerts_above: bool,
+}
+
+/// The baselines of every metric the rules learn one for and have readings of, in metric order.
+pub(crate) fn bands(state: &ResidentState, th: &Thresholds) -> Vec<BaselineBand> {
+    let mut out = Vec::new();
+    for (&metric, b) in &state.baselines {
+        let Some(spec) = spec(metric, th) else { continue };
+        let k = th.hampel_k.max(0.1);
+        let stat = b.stat;
+        let half = stat.map(|s| (k * s.sigma).max(spec.min_dev));
+        let drift = stat.map(|s| ewma_limit(s.sigma, th.ewma_lambda, th.ewma_limit_sigma).max(spec.min_dev));
+        let at = |d: Option<f64>, sign: f64| Some(q(stat?.median + sign * d?));
+        out.push(BaselineBand {
+            metric,
+            learning: stat.is_none(),
+            learning_days: th.baseline_learning_days.max(1),
+            days: b.days.len() as u32,
+            samples: b.days.iter().map(|d| d.n).sum(),
+            median: stat.map(|s| s.median),
+            sigma: stat.map(|s| s.sigma),
+            k,
+            min_deviation: spec.min_dev,
+            low: at(half, -1.0),
+            high: at(half, 1.0),
+            drift_low: at(drift, -1.0),
+            drift_high: at(drift, 1.0),
+            alerts_below: spec.low,
+            alerts_above: spec.high,
+        });
+    }
+    out
+}
+
 /// Closes finished days of `metric`'s baseline. Call before the rules that read the baseline.
 pub(crate) fn roll(state: &mut ResidentState, ctx: &Context, metric: Metric, t: i64) {
     let Some(spec) = spec(metric, ctx.thresholds) else { return };

@@ -46,7 +46,7 @@ mod tests;
 use eldercare_schema::Metric;
 use serde::{Deserialize, Serialize};
 
-pub use baseline::{MAD_TO_SIGMA, ewma_limit, ewma_step, hampel_outlier, mad, median};
+pub use baseline::{BaselineBand, MAD_TO_SIGMA, ewma_limit, ewma_step, hampel_outlier, mad, median};
 pub use level::Level;
 pub use silence::{DeviceSeen, GatewaySeen, Subject, evaluate_silence};
 pub use state::ResidentState;

@@ -129,6 +129,13 @@ impl ResidentState {
         self.baselines.get(&metric).and_then(MetricBaseline::stat).map(|s| (s.median, s.sigma))
     }
 
+    /// The personal baselines as the rules use them with thresholds `th` (the resident's, with
+    /// overrides): median, spread, the usual band, days and readings behind them, or still
+    /// learning. Only metrics with readings appear.
+    pub fn baseline_bands(&self, th: &Thresholds) -> Vec<baseline::BaselineBand> {
+        baseline::bands(self, th)
+    }
+
     /// Conditions currently raised and not cleared, with their level.
     pub fn open_conditions(&self) -> impl Iterator<Item = (&str, Level)> {
         self.open.iter().map(|(k, a)| (k.as_str(), a.level))

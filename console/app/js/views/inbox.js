@@ -270,8 +270,11 @@ async function learnNames(d) {
 
 /** An alert's history (events) and notifications, as two small tables. */
 export function renderDetail(el, d) {
-  const name = (id) => {
+  // The API names people where the caller may know them (`user_name`); else the care circle's
+  // names, else the id.
+  const name = (id, given) => {
     if (id === null || id === undefined) return '';
+    if (given) state.users.set(id, given);
     const n = userName(id);
     return n === null ? t('inbox.you') : n;
   };
@@ -279,12 +282,12 @@ export function renderDetail(el, d) {
     h('li', { dataset: { kind: e.kind } },
       h('time', { datetime: e.at }, fmtWhen(e.at)), ' ',
       h('strong', t(`event.${e.kind}`, null, e.kind)),
-      e.user_id !== null && e.user_id !== undefined ? ` · ${name(e.user_id)}` : '',
+      e.user_id !== null && e.user_id !== undefined ? ` · ${name(e.user_id, e.user_name)}` : '',
       e.note ? ` — “${e.note}”` : '',
       detailText(e)));
   const notRows = d.notifications.map((n) =>
     h('tr', h('td', String(n.step)), h('td', t(`channel.${n.channel}`, null, n.channel)),
-      h('td', n.user_id !== null && n.user_id !== undefined ? name(n.user_id) : n.webhook_id ? t('inbox.webhook', { id: n.webhook_id }) : ''),
+      h('td', n.user_id !== null && n.user_id !== undefined ? name(n.user_id, n.user_name) : n.webhook_id ? t('inbox.webhook', { id: n.webhook_id }) : ''),
       h('td', t(`delivery.${n.status}`, null, n.status)), h('td', String(n.attempts)), h('td', fmtTimeSec(n.created_at))));
   fill(el,
     h('h4', t('inbox.events')),

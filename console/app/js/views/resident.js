@@ -24,6 +24,7 @@ export function mount(root, { id, query }) {
   let devicesApi = null; // the devices endpoint's answer, when there is one
   let resident = null;
   let thresholds = null; // effective values
+  let baselines = new Map(); // metric -> the rules' personal baseline, when the API has them
   let latest = {};
   let alerts = [];
   const series = new Map(); // metric -> { points | buckets }
@@ -83,7 +84,7 @@ export function mount(root, { id, query }) {
     renderRange();
     loadLatest().then(() => loadDevices());
     loadAlerts();
-    loadThresholds().then(() => loadCharts());
+    Promise.all([loadThresholds(), loadBaselines()]).then(() => loadCharts());
     loadCircle();
     offs.push(on('vitals', ({ ids }) => {
       if (ids && !ids.includes(rid)) return;
@@ -233,13 +234,25 @@ export function mount(root, { id, query }) {
       .map((a) => ({ t: Date.parse(a.opened_at), level: a.level, label: conditionLabel(a) }));
   }
 
+  async function loadBaselines() {
+    if (!state.caps.baselines) return;
+    try {
+      const raw = await api(fillPath(state.caps.baselines, rid));
+      baselines = new Map((raw.baselines || []).map((b) => [b.metric, b]));
+    } catch {
+      baselines = new Map(); // charts without baselines
+    }
+  }
+
   function drawChart(m) {
     const box = chartBoxes.get(m);
     const d = series.get(m);
     if (!box || !d) return;
     const meta = METRICS[m] || {};
+    const base = baselines.get(m);
     const el = chart({
       from: d.from, to: d.to, points: d.points, buckets: d.buckets,
+      baseline: base && !base.learning ? base : null,
       bands: bandsFor(m, thresholds), markers: markersFor(m),
       min: meta.min, max: meta.max, dec: meta.dec, unit: unitOf(m),
       label: `${metricName(m)} (${unitOf(m)}), ${t(`resident.range.${range}`)}`,
@@ -248,6 +261,7 @@ export function mount(root, { id, query }) {
     if (d.truncated) notes.push(t('resident.truncated'));
     if (d.rollup) notes.push(t('resident.rollup', { bucket: t('resident.hourly') }));
     if (!thresholds && bandsFor(m, null).length) notes.push(t('resident.default_bands'));
+    if (base && base.learning) notes.push(t('resident.baseline_learning', { days: base.days, need: base.learning_days }));
     fill(box, h('figcaption', metricName(m), ' ', h('small', unitOf(m))), el, notes.length ? h('p.note', notes.join(' ')) : null);
   }
 
@@ -447,7 +461,7 @@ export function mount(root, { id, query }) {
         try {
           await putThresholds(next);
           toast(t('resident.th_saved'));
-          await loadThresholds();
+          await Promise.all([loadThresholds(), loadBaselines()]); // the band follows hampel_k
           for (const m of series.keys()) drawChart(m);
         } catch (err) {
           toast(err instanceof ApiError && err.status === 403 ? t('inbox.err.forbidden') : err instanceof ApiError ? `${t('resident.th_error')} ${err.message}` : t('error.network'), 'error');
