@@ -56,3 +56,74 @@ pub async fn verify(db: &Db, prefix: &str, seq_base: u64, load: &LoadOutcome) ->
     }
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::GatewayOutcome;
+    use crate::histogram::Histogram;
+    use std::time::Duration;
+
+    fn outcome(published: &[(&str, u64)]) -> LoadOutcome {
+        LoadOutcome {
+            gateways: published
+                .iter()
+                .map(|(g, n)| GatewayOutcome {
+                    gateway_id: (*g).into(),
+                    published: *n,
+                    acked: *n,
+                    never_published: 0,
+                    latency_us: Histogram::default(),
+                })
+                .collect(),
+            latency_us: Histogram::default(),
+            measuring: Duration::from_secs(1),
+            total: Duration::from_secs(1),
+            drained: true,
+        }
+    }
+
+    async fn insert(db: &Db, gw: &str, seq: i64) {
+        let Db::Sqlite(p) = db else { unreachable!() };
+        sqlx::query(
+            "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, measured_ms, received_ms, time_source) \
+             values (?, ?, ?, 1, 'heart_rate', 70, 0, 0, 'device')",
+        )
+        .bind(gw)
+        .bind(format!("{gw}-r0-hr"))
+        .bind(seq)
+        .execute(p)
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn finds_losses_and_strangers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("v.db").display());
+        eldercare_store::Store::open(&url).await.unwrap().close().await;
+        let db = Db::connect(&url).await.unwrap();
+        let base = 1_000;
+        // An earlier run's reading (below the base) and another prefix's gateway are ignored.
+        insert(&db, "p-g0", 5).await;
+        insert(&db, "q-g0", base).await;
+        for s in 0..3 {
+            insert(&db, "p-g0", base + s).await;
+        }
+        insert(&db, "p-g1", base).await;
+        let v = verify(&db, "p", base as u64, &outcome(&[("p-g0", 3), ("p-g1", 1)])).await.unwrap();
+        assert!(v.exactly_once(), "{v:?}");
+        assert_eq!((v.published, v.stored), (4, 4));
+
+        // p-g1 published two, one arrived.
+        let v = verify(&db, "p", base as u64, &outcome(&[("p-g0", 3), ("p-g1", 2)])).await.unwrap();
+        assert_eq!((v.losses, v.stored, v.bad_gateways.clone()), (1, 4, vec!["p-g1".to_owned()]));
+
+        // A seq the run never published is not counted as stored.
+        insert(&db, "p-g1", base + 7).await;
+        let v = verify(&db, "p", base as u64, &outcome(&[("p-g0", 3), ("p-g1", 1)])).await.unwrap();
+        assert!(!v.exactly_once());
+        assert_eq!(v.unexpected, 1, "{v:?}");
+        db.close().await;
+    }
+}

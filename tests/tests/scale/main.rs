@@ -8,6 +8,7 @@
 //! ELDERCARE_PG_BIN). As root, PostgreSQL runs as the `postgres` user through `runuser`.
 
 mod faults;
+mod harness;
 mod support;
 mod two_instances;
 
