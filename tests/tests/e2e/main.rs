@@ -3,6 +3,7 @@
 
 mod alerting;
 mod bad_input;
+mod binding;
 mod durability;
 mod pipeline;
 mod support;
