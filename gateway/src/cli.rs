@@ -29,7 +29,8 @@ pub enum Command {
     /// Example: eldercare-gateway decode 2a37 16480301
     Decode {
         /// The characteristic: a 16-bit UUID such as `2a37`, a full UUID, or a name such as
-        /// `heart_rate_measurement` or `fall_event`.
+        /// `heart_rate_measurement` or `fall_event`; `2a52` (or `racp`) decodes a Record Access
+        /// Control Point request or answer.
         characteristic: String,
         /// The value as hex (spaces, colons and a 0x prefix are allowed).
         hex: String,
@@ -99,6 +100,10 @@ pub fn parse_hex(text: &str) -> anyhow::Result<Vec<u8>> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Decode { characteristic, hex } if is_racp(&characteristic) => {
+            println!("{}", serde_json::to_string_pretty(&decode_racp(&parse_hex(&hex)?)?)?);
+            Ok(())
+        }
         Command::Decode { characteristic, hex } => {
             let ch = Characteristic::parse(&characteristic)?;
             let bytes = parse_hex(&hex)?;
@@ -178,6 +183,22 @@ async fn scan(_seconds: f64, _adapter: Option<String>, _config: Option<PathBuf>,
     anyhow::bail!("{NO_BLE}")
 }
 
+fn is_racp(characteristic: &str) -> bool {
+    let c = characteristic.trim().to_ascii_lowercase();
+    ["2a52", "0x2a52", "racp", "record_access_control_point", "00002a52-0000-1000-8000-00805f9b34fb"]
+        .contains(&c.as_str())
+}
+
+/// A control point value: an answer (op codes 5 and 6) or a request.
+fn decode_racp(bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
+    use gatt::racp::{Request, Response};
+    let value = match bytes.first() {
+        Some(0x05 | 0x06) => serde_json::json!({ "response": Response::decode(bytes)? }),
+        _ => serde_json::json!({ "request": Request::decode(bytes)? }),
+    };
+    Ok(serde_json::json!({ "characteristic": "record_access_control_point", "detail": value }))
+}
+
 /// Resolves on Ctrl-C or SIGTERM (what systemd sends).
 async fn stop_requested() {
     #[cfg(unix)]
@@ -206,7 +227,17 @@ async fn run_ble(config: PathBuf) -> anyhow::Result<()> {
     }
     let gateway_id = cfg.gateway_id.clone();
     let mqtt_url = cfg.mqtt_url.clone();
-    let mut handle = home::start_ble((&cfg).into()).await?;
+    let mut gateway: home::BleGatewayConfig = (&cfg).into();
+    gateway.uplink.auth = cfg.broker_auth()?;
+    // Fail now, clearly, when the TLS trust cannot be set up (an unreadable or invalid CA file).
+    crate::mqtt::options("check", &cfg.mqtt_url, &gateway.uplink.auth)
+        .with_context(|| format!("the broker link to {}", cfg.mqtt_url))?;
+    // The server's device binding, kept next to the outbox.
+    gateway.uplink.bindings = Some(
+        crate::binding::Bindings::open(&cfg.outbox_dir)
+            .with_context(|| format!("the device binding in {}", cfg.outbox_dir.display()))?,
+    );
+    let mut handle = home::start_ble(gateway).await?;
     eprintln!("gateway {gateway_id}: {} Bluetooth devices, sending to {mqtt_url}; Ctrl-C to stop", cfg.devices.len());
     tokio::select! {
         r = handle.failed() => r,
@@ -273,5 +304,15 @@ mod tests {
         assert_eq!(parse_hex("16:48:03").unwrap(), vec![0x16, 0x48, 0x03]);
         assert!(parse_hex("zz").is_err());
         assert!(parse_hex("123").is_err());
+    }
+
+    #[test]
+    fn decodes_the_record_access_control_point() {
+        assert!(is_racp("2A52") && is_racp("racp") && !is_racp("2a18"));
+        let answer = decode_racp(&parse_hex("06 00 01 06").unwrap()).unwrap();
+        assert_eq!(answer["detail"]["response"]["code"], "no_records_found");
+        let request = decode_racp(&parse_hex("01 03 01 05 00").unwrap()).unwrap();
+        assert_eq!(request["detail"]["request"]["records"]["sequence_number"], 5);
+        assert!(decode_racp(&parse_hex("06 00").unwrap()).unwrap_err().to_string().contains("too short"));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::mqtt::MqttUrl;
+use crate::mqtt::{BrokerAuth, MqttUrl, Secret};
 use crate::sim::DeviceKind;
 
 #[derive(Debug, Error)]
@@ -210,9 +210,23 @@ impl BleSettings {
 pub struct GatewayConfig {
     /// This gateway's id, as registered on the server.
     pub gateway_id: String,
-    /// The broker, `mqtt://host:port`.
+    /// The broker, `mqtt://host:port`, or `mqtts://host:port` for TLS (port 8883 by default).
     #[serde(with = "mqtt_url_text")]
     pub mqtt_url: MqttUrl,
+    /// Broker login (optional).
+    #[serde(default)]
+    pub mqtt_username: Option<String>,
+    /// Its password, inline...
+    #[serde(default)]
+    pub mqtt_password: Option<Secret>,
+    /// ...or in a file (first line; relative paths are relative to the config file), so the
+    /// configuration itself can stay world-readable.
+    #[serde(default)]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signs the broker's certificate (`mqtts://`; default: the
+    /// system's roots). Relative paths are relative to the config file.
+    #[serde(default)]
+    pub mqtt_ca_file: Option<PathBuf>,
     /// Folder of the durable outbox (relative paths are relative to the config file).
     pub outbox_dir: PathBuf,
     /// Readings the outbox holds before it evicts the oldest.
@@ -257,10 +271,15 @@ impl GatewayConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
         let mut cfg = GatewayConfig::from_toml(&text)?;
-        if cfg.outbox_dir.is_relative()
-            && let Some(parent) = path.parent()
-        {
-            cfg.outbox_dir = parent.join(&cfg.outbox_dir);
+        if let Some(parent) = path.parent() {
+            for p in [Some(&mut cfg.outbox_dir), cfg.mqtt_password_file.as_mut(), cfg.mqtt_ca_file.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if p.is_relative() {
+                    *p = parent.join(&*p);
+                }
+            }
         }
         Ok(cfg)
     }
@@ -269,6 +288,18 @@ impl GatewayConfig {
         eldercare_schema::topic::validate_gateway_id(&self.gateway_id)
             .map_err(|e| ConfigError::Invalid(format!("gateway_id: {e}")))?;
         self.ble.validate()?;
+        if self.mqtt_password.is_some() && self.mqtt_password_file.is_some() {
+            return Err(ConfigError::Invalid("give mqtt_password or mqtt_password_file, not both".into()));
+        }
+        if (self.mqtt_password.is_some() || self.mqtt_password_file.is_some()) && self.mqtt_username.is_none() {
+            return Err(ConfigError::Invalid("a broker password needs mqtt_username".into()));
+        }
+        if self.mqtt_ca_file.is_some() && !self.mqtt_url.tls {
+            return Err(ConfigError::Invalid(format!(
+                "mqtt_ca_file is set but mqtt_url {} is not mqtts:// (the CA would not be used)",
+                self.mqtt_url
+            )));
+        }
         let mut ids = HashSet::new();
         let mut addresses = HashSet::new();
         for d in &self.devices {
@@ -287,6 +318,24 @@ impl GatewayConfig {
             }
         }
         Ok(())
+    }
+
+    /// Login and trust for the broker; reads the password file.
+    pub fn broker_auth(&self) -> Result<BrokerAuth, ConfigError> {
+        let password = match (&self.mqtt_password, &self.mqtt_password_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+                if first.is_empty() {
+                    return Err(ConfigError::Invalid(format!("mqtt_password_file {} is empty", path.display())));
+                }
+                Some(Secret::new(first))
+            }
+            (None, None) => None,
+        };
+        Ok(BrokerAuth { username: self.mqtt_username.clone(), password, ca_file: self.mqtt_ca_file.clone() })
     }
 
     /// The device with this address, if it is on the allowlist.
@@ -362,6 +411,38 @@ mod tests {
         assert!(GatewayConfig::from_toml(&bad_url).is_err());
         let bad_id = SAMPLE.replace("gw-wang", "gw/wang");
         assert!(GatewayConfig::from_toml(&bad_id).is_err());
+    }
+
+    #[test]
+    fn broker_login_and_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mqtt-password"), "s3cret\n").unwrap();
+        let text = SAMPLE.replace(
+            r#"mqtt_url = "mqtt://192.168.1.10:1883""#,
+            r#"mqtt_url = "mqtts://broker.example"
+            mqtt_username = "gw-wang"
+            mqtt_password_file = "mqtt-password"
+            mqtt_ca_file = "ca.pem""#,
+        );
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, &text).unwrap();
+        let cfg = GatewayConfig::load(&path).unwrap();
+        assert!(cfg.mqtt_url.tls);
+        assert_eq!(cfg.mqtt_url.port, 8883);
+        let auth = cfg.broker_auth().unwrap();
+        assert_eq!(auth.password.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(auth.ca_file, Some(dir.path().join("ca.pem")));
+        assert!(!format!("{cfg:?}{auth:?}").contains("s3cret"));
+        // Only the CA file is missing: a clear error when the uplink is built.
+        let err = crate::mqtt::options("gw", &cfg.mqtt_url, &auth).unwrap_err();
+        assert!(err.to_string().contains("cannot read the broker CA file"), "{err}");
+
+        let both = text.replace("mqtt_password_file", "mqtt_password = \"x\"\nmqtt_password_file");
+        assert!(GatewayConfig::from_toml(&both).unwrap_err().to_string().contains("not both"));
+        let no_user = text.replace(r#"mqtt_username = "gw-wang""#, "");
+        assert!(GatewayConfig::from_toml(&no_user).unwrap_err().to_string().contains("mqtt_username"));
+        let plain_with_ca = text.replace("mqtts://broker.example", "mqtt://broker.example");
+        assert!(GatewayConfig::from_toml(&plain_with_ca).unwrap_err().to_string().contains("not mqtts://"));
     }
 
     #[test]

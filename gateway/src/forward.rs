@@ -31,6 +31,13 @@ pub fn readings_from_packet(
         .collect())
 }
 
+/// The outbox mark (see [`crate::outbox::Outbox::push_with_marks`]) holding the last glucose
+/// record sequence number in the outbox for a device: the gateway asks the meter for the records
+/// after it (Record Access Control Point), so a reconnect does not fetch everything again.
+pub fn glucose_mark(device_id: &str) -> String {
+    format!("glucose_seq/{device_id}")
+}
+
 /// Notes that a device was heard from (and its battery level, if this was one).
 pub fn note_seen(board: &DeviceBoard, device_id: &str, readings: &[NewReading], at_ms: i64) {
     let Ok(mut board) = board.lock() else { return };

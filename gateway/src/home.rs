@@ -92,7 +92,9 @@ impl From<&crate::config::GatewayConfig> for BleGatewayConfig {
 }
 
 /// Finds the Bluetooth adapter (failing now, with a clear error, when there is none), opens the
-/// outbox, and starts Bluetooth and the uplink.
+/// outbox, and starts Bluetooth and the uplink. With `cfg.uplink.bindings` set, the devices are
+/// those of the server's binding (see [`crate::binding`]), and Bluetooth restarts with the new
+/// list whenever a binding with other devices arrives.
 #[cfg(feature = "ble")]
 pub async fn start_ble(cfg: BleGatewayConfig) -> anyhow::Result<GatewayHandle> {
     use anyhow::Context;
@@ -107,9 +109,10 @@ pub async fn start_ble(cfg: BleGatewayConfig) -> anyhow::Result<GatewayHandle> {
     let devices = DeviceBoard::default();
     let shutdown = CancellationToken::new();
     let ble_stats = Arc::new(crate::ble::BleStats::default());
-    let run = crate::ble::run(
+    let run = ble_following_bindings(
         adapter,
         cfg.ble,
+        cfg.uplink.bindings.clone(),
         outbox.clone(),
         wake.clone(),
         devices.clone(),
@@ -128,6 +131,69 @@ pub async fn start_ble(cfg: BleGatewayConfig) -> anyhow::Result<GatewayHandle> {
     let mut handle = start_uplink(cfg.uplink, outbox, wake, devices, shutdown, producer);
     handle.ble = Some(ble_stats);
     Ok(handle)
+}
+
+/// Runs Bluetooth on the allowlist the binding gives (or the configured one), restarting it
+/// with the new list when the binding's devices change.
+#[cfg(feature = "ble")]
+#[allow(clippy::too_many_arguments)]
+async fn ble_following_bindings(
+    adapter: btleplug::platform::Adapter,
+    cfg: crate::ble::BleConfig,
+    bindings: Option<Arc<crate::binding::Bindings>>,
+    outbox: Arc<Outbox>,
+    wake: Arc<Notify>,
+    board: DeviceBoard,
+    stats: Arc<crate::ble::BleStats>,
+    shutdown: CancellationToken,
+) -> Result<(), crate::ble::BleError> {
+    let Some(bindings) = bindings else {
+        return crate::ble::run(adapter, cfg, outbox, wake, board, stats, shutdown).await;
+    };
+    let mut updates = bindings.subscribe();
+    loop {
+        let (devices, problems) = crate::binding::allowlist(&cfg.devices, updates.borrow_and_update().as_ref());
+        for p in &problems {
+            tracing::warn!("{p}");
+        }
+        if let Ok(mut b) = board.lock() {
+            b.retain(|id, _| devices.iter().any(|d| &d.device_id == id));
+        }
+        tracing::info!(devices = devices.len(), "Bluetooth allowlist");
+        let run_cfg = crate::ble::BleConfig { settings: cfg.settings.clone(), devices: devices.clone() };
+        let stop = shutdown.child_token();
+        let run = crate::ble::run(
+            adapter.clone(),
+            run_cfg,
+            outbox.clone(),
+            wake.clone(),
+            board.clone(),
+            stats.clone(),
+            stop.clone(),
+        );
+        tokio::pin!(run);
+        // Until the devices change (a binding with the same list changes nothing).
+        loop {
+            tokio::select! {
+                r = &mut run => return r,
+                changed = updates.changed() => {
+                    if changed.is_err() {
+                        return run.await;
+                    }
+                    let (next, _) = crate::binding::allowlist(&cfg.devices, updates.borrow().as_ref());
+                    if next != devices {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!("the device binding changed: restarting Bluetooth with the new allowlist");
+        stop.cancel();
+        run.await?;
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+    }
 }
 
 impl GatewayHandle {

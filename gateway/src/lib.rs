@@ -2,6 +2,7 @@
 //! bytes), keeps every reading in a durable outbox, and forwards it over MQTT until the server
 //! acknowledges it after its database commit.
 
+pub mod binding;
 #[cfg(feature = "ble")]
 pub mod ble;
 pub mod cli;

@@ -39,6 +39,9 @@ use thiserror::Error;
 
 const READINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("readings");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Per-device positions in their stored records (e.g. the last glucose sequence number
+/// forwarded), committed in the same transaction as the readings that carried them.
+const MARKS: TableDefinition<&str, u64> = TableDefinition::new("record_marks");
 const NEXT_SEQ: &str = "next_seq";
 const EVICTED: &str = "evicted";
 
@@ -89,8 +92,8 @@ struct Stored {
 }
 
 enum Op {
-    /// Serialised readings.
-    Push(Vec<Vec<u8>>),
+    /// Serialised readings, and marks to raise.
+    Push(Vec<Vec<u8>>, Vec<(String, u64)>),
     Remove(Vec<u64>),
 }
 
@@ -141,6 +144,7 @@ impl Outbox {
                 meta.insert(EVICTED, 0)?;
             }
             tx.open_table(READINGS)?;
+            tx.open_table(MARKS)?;
         }
         tx.commit()?;
         Ok(outbox)
@@ -149,7 +153,14 @@ impl Outbox {
     /// Numbers and stores readings durably; returns their sequence numbers. Blocks until the
     /// commit is on disk (call it from a blocking context).
     pub fn push(&self, readings: &[NewReading]) -> Result<Vec<u64>, OutboxError> {
-        if readings.is_empty() {
+        self.push_with_marks(readings, &[])
+    }
+
+    /// Like [`Outbox::push`], and raises each mark `(key, value)` to at least `value` in the same
+    /// durable transaction: a mark says "everything up to here is in the outbox", so it can
+    /// never get ahead of the readings (after a crash both are there, or neither).
+    pub fn push_with_marks(&self, readings: &[NewReading], marks: &[(String, u64)]) -> Result<Vec<u64>, OutboxError> {
+        if readings.is_empty() && marks.is_empty() {
             return Ok(Vec::new());
         }
         let rows = readings
@@ -159,7 +170,7 @@ impl Outbox {
                 serde_json::to_vec(&stored).expect("outbox entry serialises")
             })
             .collect();
-        match self.submit(Op::Push(rows))? {
+        match self.submit(Op::Push(rows, marks.to_vec()))? {
             Done::Pushed(seqs) => Ok(seqs),
             Done::Removed(_) => unreachable!("a push yields seqs"),
         }
@@ -217,17 +228,24 @@ impl Outbox {
     /// One transaction for everything queued: durable when it holds readings.
     fn commit(&self, batch: Vec<(u64, Op)>) -> Result<Vec<Done>, OutboxError> {
         let mut tx = self.db.begin_write()?;
-        let any_push = batch.iter().any(|(_, op)| matches!(op, Op::Push(_)));
+        let any_push = batch.iter().any(|(_, op)| matches!(op, Op::Push(..)));
         tx.set_durability(if any_push { Durability::Immediate } else { Durability::None })?;
         let mut done = Vec::with_capacity(batch.len());
         {
             let mut meta = tx.open_table(META)?;
             let mut table = tx.open_table(READINGS)?;
+            let mut marks = tx.open_table(MARKS)?;
             let mut next = meta.get(NEXT_SEQ)?.map(|g| g.value()).unwrap_or_else(now_micros);
             let first = next;
             for (_, op) in batch {
                 match op {
-                    Op::Push(rows) => {
+                    Op::Push(rows, new_marks) => {
+                        for (key, value) in new_marks {
+                            let old = marks.get(key.as_str())?.map(|g| g.value());
+                            if old.is_none_or(|old| old < value) {
+                                marks.insert(key.as_str(), value)?;
+                            }
+                        }
                         let mut seqs = Vec::with_capacity(rows.len());
                         for row in rows {
                             table.insert(next, row.as_slice())?;
@@ -280,6 +298,12 @@ impl Outbox {
         Ok(out)
     }
 
+    /// The mark `key` as last committed by [`Outbox::push_with_marks`].
+    pub fn mark(&self, key: &str) -> Result<Option<u64>, OutboxError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(MARKS)?.get(key)?.map(|g| g.value()))
+    }
+
     /// Readings waiting for an acknowledgement.
     pub fn len(&self) -> Result<u64, OutboxError> {
         let tx = self.db.begin_read()?;
@@ -309,6 +333,25 @@ mod tests {
             time_ms: 1,
             time_source: TimeSource::Device,
         }
+    }
+
+    #[test]
+    fn marks_rise_with_their_readings_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let ob = Outbox::open(dir.path(), 100).unwrap();
+            assert_eq!(ob.mark("glucose_seq/g1").unwrap(), None);
+            let seqs = ob.push_with_marks(&[r(5.5)], &[("glucose_seq/g1".into(), 7)]).unwrap();
+            assert_eq!(seqs.len(), 1);
+            // Never lowered; a mark alone (a record that gave no reading) is committed too.
+            ob.push_with_marks(&[], &[("glucose_seq/g1".into(), 3)]).unwrap();
+            assert_eq!(ob.mark("glucose_seq/g1").unwrap(), Some(7));
+            ob.push_with_marks(&[], &[("glucose_seq/g1".into(), 9)]).unwrap();
+        }
+        let ob = Outbox::open(dir.path(), 100).unwrap();
+        assert_eq!(ob.mark("glucose_seq/g1").unwrap(), Some(9));
+        assert_eq!(ob.mark("glucose_seq/other").unwrap(), None);
+        assert_eq!(ob.len().unwrap(), 1);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   each reading once and acknowledges it again.
 //! * A retained status on `.../status` (online, outbox depth, devices), and the same topic as the
 //!   MQTT last will saying offline.
+//! * The device binding the server pushes (retained, on `.../binding`) is subscribed to when
+//!   [`UplinkConfig::bindings`] is set, and handed to [`crate::binding::Bindings`].
 //! * The rumqttc event loop runs in its own task; it only forwards events over a bounded channel.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -17,13 +19,14 @@ use std::time::{Duration, Instant};
 
 use eldercare_schema::payload::{DeviceStatus, PAYLOAD_VERSION};
 use eldercare_schema::topic::{Channel, topic};
-use eldercare_schema::{Ack, GatewayState, GatewayStatus, ReadingsBatch};
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use eldercare_schema::{Ack, GatewayBinding, GatewayState, GatewayStatus, ReadingsBatch};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, Packet, QoS};
 use thiserror::Error;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::mqtt::MqttUrl;
+use crate::binding::Bindings;
+use crate::mqtt::{BrokerAuth, MqttUrl, TlsSetupError};
 use crate::outbox::{Outbox, OutboxError};
 
 /// What the gateway knows about its devices, shared by the BLE/simulator side and the uplink.
@@ -33,6 +36,8 @@ pub type DeviceBoard = Arc<Mutex<BTreeMap<String, DeviceStatus>>>;
 pub struct UplinkConfig {
     pub gateway_id: String,
     pub broker: MqttUrl,
+    /// Login and TLS trust for the broker.
+    pub auth: BrokerAuth,
     /// Readings per batch (at most the schema's limit of 1000).
     pub batch_max: usize,
     /// Unacknowledged batches allowed at once.
@@ -41,6 +46,8 @@ pub struct UplinkConfig {
     pub resend_after: Duration,
     /// Publish the retained status this often.
     pub status_every: Duration,
+    /// Where the device binding the server pushes goes (`None`: not subscribed).
+    pub bindings: Option<Arc<Bindings>>,
 }
 
 impl UplinkConfig {
@@ -48,10 +55,12 @@ impl UplinkConfig {
         UplinkConfig {
             gateway_id: gateway_id.into(),
             broker,
+            auth: BrokerAuth::default(),
             batch_max: 200,
             max_in_flight: 4,
             resend_after: Duration::from_secs(10),
             status_every: Duration::from_secs(30),
+            bindings: None,
         }
     }
 }
@@ -71,12 +80,15 @@ pub enum UplinkError {
     Outbox(#[from] OutboxError),
     #[error("outbox task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("broker link: {0}")]
+    Tls(#[from] TlsSetupError),
 }
 
 enum LinkEvent {
     Connected,
     Disconnected,
     Ack(Ack),
+    Binding(GatewayBinding),
 }
 
 struct InFlight {
@@ -100,10 +112,10 @@ pub async fn run(
     let status_topic = topic(&cfg.gateway_id, Channel::Status);
     let ack_topic = topic(&cfg.gateway_id, Channel::Ack);
     let readings_topic = topic(&cfg.gateway_id, Channel::Readings);
+    let binding_topic = cfg.bindings.as_ref().map(|_| topic(&cfg.gateway_id, Channel::Binding));
     let started_ms = now_ms();
 
-    let mut opts =
-        MqttOptions::new(format!("eldercare-gw-{}", cfg.gateway_id), cfg.broker.host.clone(), cfg.broker.port);
+    let mut opts = crate::mqtt::options(format!("eldercare-gw-{}", cfg.gateway_id), &cfg.broker, &cfg.auth)?;
     opts.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
         .set_max_packet_size(
@@ -123,7 +135,7 @@ pub async fn run(
     eventloop.set_network_options(net);
 
     let (ev_tx, mut ev_rx) = mpsc::channel(64);
-    let link = tokio::spawn(drive_link(eventloop, ev_tx, ack_topic.clone()));
+    let link = tokio::spawn(drive_link(eventloop, ev_tx, ack_topic.clone(), binding_topic.clone(), cfg.broker.clone()));
 
     let mut connected = false;
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
@@ -142,6 +154,9 @@ pub async fn run(
                     stats.connected.store(true, Ordering::Relaxed);
                     // Subscribe before sending, so the acknowledgements have somewhere to go.
                     let _ = client.subscribe(&ack_topic, QoS::AtLeastOnce).await;
+                    if let Some(t) = &binding_topic {
+                        let _ = client.subscribe(t, QoS::AtLeastOnce).await;
+                    }
                     in_flight.clear();
                     cursor = None;
                     last_status = Instant::now() - cfg.status_every;
@@ -159,6 +174,15 @@ pub async fn run(
                         tracing::warn!(rejected = ack.rejected.len(), first_reason = %ack.rejected[0].reason, "server refused readings (kept in its dead letters)");
                     }
                     in_flight.retain(|b| b.batch_id != ack.batch_id);
+                }
+                Some(LinkEvent::Binding(binding)) => {
+                    if let Some(bindings) = cfg.bindings.clone() {
+                        match tokio::task::spawn_blocking(move || bindings.accept(binding)).await? {
+                            Ok(_) => {}
+                            // Kept in memory only if it cannot be written; the next retained copy retries.
+                            Err(e) => tracing::error!(error = %e, "cannot keep the device binding on disk"),
+                        }
+                    }
                 }
                 None => break,
             },
@@ -236,7 +260,13 @@ fn online_status(gateway_id: &str, started_ms: i64, outbox: &Outbox, devices: &D
 }
 
 /// Polls the MQTT event loop forever, reconnecting with backoff, and forwards what matters.
-async fn drive_link(mut eventloop: EventLoop, tx: mpsc::Sender<LinkEvent>, ack_topic: String) {
+async fn drive_link(
+    mut eventloop: EventLoop,
+    tx: mpsc::Sender<LinkEvent>,
+    ack_topic: String,
+    binding_topic: Option<String>,
+    broker: MqttUrl,
+) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match eventloop.poll().await {
@@ -254,11 +284,37 @@ async fn drive_link(mut eventloop: EventLoop, tx: mpsc::Sender<LinkEvent>, ack_t
                 }
                 Err(e) => tracing::warn!(error = %e, "ignoring an acknowledgement that does not parse"),
             },
+            Ok(Event::Incoming(Packet::Publish(p))) if binding_topic.as_deref() == Some(p.topic.as_str()) => {
+                let gateway_id =
+                    eldercare_schema::topic::parse(&p.topic).map(|(g, _)| g.to_owned()).unwrap_or_default();
+                match GatewayBinding::parse(&p.payload, &gateway_id) {
+                    Ok(b) => {
+                        if tx.send(LinkEvent::Binding(b)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "ignoring a device binding that does not parse"),
+                }
+            }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 let _ = tx.send(LinkEvent::Disconnected).await;
                 return;
             }
             Ok(_) => {}
+            // A broker whose certificate is not trusted: say so plainly, it will not fix itself.
+            Err(rumqttc::ConnectionError::Tls(e)) => {
+                tracing::error!(
+                    error = %e,
+                    %broker,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "TLS with the broker failed: is its certificate signed by the CA in mqtt_ca_file (or a system root), and issued for this host name?"
+                );
+                if tx.send(LinkEvent::Disconnected).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "uplink disconnected");
                 if tx.send(LinkEvent::Disconnected).await.is_err() {

@@ -14,4 +14,7 @@ pub mod payload;
 pub mod topic;
 
 pub use metric::{Metric, MetricKind};
-pub use payload::{Ack, GatewayState, GatewayStatus, PayloadError, Reading, ReadingsBatch, Rejected, TimeSource};
+pub use payload::{
+    Ack, BoundDevice, GatewayBinding, GatewayState, GatewayStatus, PayloadError, Reading, ReadingsBatch, Rejected,
+    TimeSource,
+};

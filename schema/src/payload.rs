@@ -129,6 +129,47 @@ pub struct GatewayStatus {
     pub devices: Vec<DeviceStatus>,
 }
 
+/// One device of a household, as the server has it registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BoundDevice {
+    /// The device's id on the server; readings carry it.
+    pub device_id: String,
+    /// Its Bluetooth address (`C4:7C:8D:6A:11:02`) when the server knows it: a device id that
+    /// is an address. Absent: the gateway finds the address in its own configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// What it is, e.g. `pulse_oximeter`, `glucose_meter` (the gateway's device kinds).
+    pub kind: String,
+    /// The resident who wears it.
+    pub resident_id: i64,
+}
+
+/// The household's devices, published retained by the server on
+/// `eldercare/v1/gw/<gateway_id>/binding` at start-up and whenever they change. The gateway
+/// connects exactly these (its allowlist).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GatewayBinding {
+    pub v: u32,
+    pub gateway_id: String,
+    /// When the server built it, milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+    pub devices: Vec<BoundDevice>,
+}
+
+impl GatewayBinding {
+    /// Decodes and checks a binding received on the binding topic of `topic_gateway_id`.
+    pub fn parse(bytes: &[u8], topic_gateway_id: &str) -> Result<Self, PayloadError> {
+        let binding: GatewayBinding = decode(bytes)?;
+        if binding.gateway_id != topic_gateway_id {
+            return Err(PayloadError::GatewayMismatch {
+                in_topic: topic_gateway_id.to_owned(),
+                in_payload: binding.gateway_id,
+            });
+        }
+        Ok(binding)
+    }
+}
+
 /// Why a payload was refused as a whole.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PayloadError {
@@ -226,6 +267,7 @@ pub fn json_schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("readings-batch.v1.schema.json", doc::<ReadingsBatch>()),
         ("ack.v1.schema.json", doc::<Ack>()),
         ("gateway-status.v1.schema.json", doc::<GatewayStatus>()),
+        ("gateway-binding.v1.schema.json", doc::<GatewayBinding>()),
     ]
 }
 
@@ -284,6 +326,26 @@ mod tests {
         v["readings"][0]["metric"] = "pulse".into();
         let err = ReadingsBatch::parse(&serde_json::to_vec(&v).unwrap(), "gw-1").unwrap_err();
         assert!(err.to_string().contains("pulse"), "{err}");
+    }
+
+    #[test]
+    fn binding_round_trip_and_checks() {
+        let b = GatewayBinding {
+            v: 1,
+            gateway_id: "gw-1".into(),
+            updated_ms: 1_780_000_000_000,
+            devices: vec![BoundDevice {
+                device_id: "C4:7C:8D:6A:11:02".into(),
+                address: Some("C4:7C:8D:6A:11:02".into()),
+                kind: "pulse_oximeter".into(),
+                resident_id: 7,
+            }],
+        };
+        let bytes = serde_json::to_vec(&b).unwrap();
+        assert_eq!(GatewayBinding::parse(&bytes, "gw-1").unwrap(), b);
+        assert!(matches!(GatewayBinding::parse(&bytes, "gw-2"), Err(PayloadError::GatewayMismatch { .. })));
+        let no_address = br#"{"v":1,"gateway_id":"gw-1","updated_ms":1,"devices":[{"device_id":"ox-1","kind":"x","resident_id":1}]}"#;
+        assert_eq!(GatewayBinding::parse(no_address, "gw-1").unwrap().devices[0].address, None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | `eldercare/v1/gw/<id>/readings` | gateway → server | 1 | no | [`crate::ReadingsBatch`] |
 //! | `eldercare/v1/gw/<id>/ack` | server → gateway | 1 | no | [`crate::Ack`] |
 //! | `eldercare/v1/gw/<id>/status` | gateway → anyone | 1 | yes (also the last will) | [`crate::GatewayStatus`] |
+//! | `eldercare/v1/gw/<id>/binding` | server → gateway | 1 | yes | [`crate::GatewayBinding`] |
 
 use thiserror::Error;
 
@@ -18,6 +19,8 @@ pub enum Channel {
     Readings,
     Ack,
     Status,
+    /// The household's devices, pushed by the server (retained).
+    Binding,
 }
 
 impl Channel {
@@ -26,6 +29,7 @@ impl Channel {
             Channel::Readings => "readings",
             Channel::Ack => "ack",
             Channel::Status => "status",
+            Channel::Binding => "binding",
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn parse(topic: &str) -> Result<(&str, Channel), TopicError> {
         "readings" => Channel::Readings,
         "ack" => Channel::Ack,
         "status" => Channel::Status,
+        "binding" => Channel::Binding,
         other => return Err(TopicError::UnknownChannel(other.to_owned())),
     };
     Ok((gateway_id, channel))
@@ -90,6 +95,8 @@ mod tests {
         assert_eq!(t, "eldercare/v1/gw/gw-01/readings");
         assert_eq!(parse(&t), Ok(("gw-01", Channel::Readings)));
         assert_eq!(filter_all(Channel::Ack), "eldercare/v1/gw/+/ack");
+        assert_eq!(parse("eldercare/v1/gw/gw-01/binding"), Ok(("gw-01", Channel::Binding)));
+        assert_eq!(topic("gw-01", Channel::Binding), "eldercare/v1/gw/gw-01/binding");
         assert_eq!(shared_filter_all("ingest", Channel::Readings), "$share/ingest/eldercare/v1/gw/+/readings");
     }
 

@@ -71,7 +71,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mqtt_url = match &cfg.mqtt {
         Mqtt::Embedded(addr) => {
             let b = broker::start(*addr)?;
-            MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port() }
+            MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port(), tls: false }
         }
         Mqtt::External(url) => url.clone(),
     };
@@ -81,7 +81,14 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
     alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
     let alert_settings_live = alert_settings.alerts_changed.clone();
-    let workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
+    let mut workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
+    // Each gateway's device binding, pushed retained over MQTT.
+    let binding_cfg = crate::binding::BindingConfig {
+        broker: mqtt_url.clone(),
+        client_id: format!("eldercare-{}-binding", cfg.instance),
+        poll_every: std::time::Duration::from_secs(2),
+    };
+    workers.push(tokio::spawn(crate::binding::run(binding_cfg, store.clone(), shutdown.child_token())));
     let ingest_cfg = ingest::IngestConfig {
         broker: mqtt_url.clone(),
         alerts: alert_settings,

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod app;
+pub mod binding;
 pub mod broker;
 pub mod config;
 pub mod console;

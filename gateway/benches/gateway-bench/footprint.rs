@@ -159,7 +159,7 @@ fn measure(variant: Variant, window_s: f64) {
     };
     println!("== footprint: {title}, {DEVICES} devices at 1 Hz, {window_s} s window after {WARM_UP:?} warm-up ==");
     let addr = start_broker();
-    let broker = MqttUrl { host: addr.ip().to_string(), port: addr.port() };
+    let broker = MqttUrl { host: addr.ip().to_string(), port: addr.port(), tls: false };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     let acked = Arc::new(AtomicU64::new(0));
     rt.spawn(acker(broker.clone(), acked.clone()));

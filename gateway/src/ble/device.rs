@@ -11,8 +11,10 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
-use super::{BleError, Ctx, Received, Seen};
+use super::records::{self, Transfer};
+use super::{Allowed, BleError, Ctx, Received, Seen};
 use crate::config::ConnectionMode;
+use crate::gatt::racp::RACP_UUID;
 use crate::gatt::{Characteristic, sig_uuid};
 
 /// How a connection ended.
@@ -260,29 +262,52 @@ async fn connected(
         tracing::debug!(device = %device_id, subscribed = subscribed.len(), "device connected");
     }
 
+    // Stored records (glucose meters, some oximeters): ask for those not forwarded yet.
+    let mut transfer: Option<Transfer> = None;
+    if let Some((cp, profile)) = records::control_point(&chars) {
+        match within("subscribing", limit, peripheral.subscribe(&cp)).await {
+            Ok(()) => {
+                ctx.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
+                let request = records::request_for(ctx, dev, profile);
+                transfer = records::start(ctx, dev, peripheral, &cp, request).await;
+            }
+            Err(e) => {
+                tracing::warn!(device = %device_id, error = %e, "cannot subscribe to the record access control point; stored records not fetched")
+            }
+        }
+    }
+
     let idle = match dev.entry.mode() {
         ConnectionMode::OnDemand => Some((ctx.settings.idle_disconnect(), End::Idle)),
         ConnectionMode::Persistent => ctx.settings.stale_after().map(|s| (s, End::Stale)),
     };
     let mut last_data = Instant::now();
     loop {
+        let racp_deadline = transfer.as_ref().map(|t| t.deadline);
         let quiet = async {
-            match idle {
-                Some((limit, _)) => tokio::time::sleep_until(last_data + limit).await,
-                None => std::future::pending().await,
+            match (racp_deadline, idle) {
+                // Not let go while the device is handing its stored records over.
+                (Some(deadline), _) => tokio::time::sleep_until(deadline).await,
+                (None, Some((limit, _))) => tokio::time::sleep_until(last_data + limit).await,
+                (None, None) => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = ctx.shutdown.cancelled() => {
                 let _ = tokio::time::timeout(Duration::from_secs(5), peripheral.disconnect()).await;
-                drain(ctx, device_id, &mut notifications).await;
+                drain(ctx, dev, &mut notifications).await;
                 return Ok(End::Shutdown);
             }
             n = notifications.next() => match n {
+                Some(v) if v.uuid.as_u128() == RACP_UUID => {
+                    last_data = Instant::now();
+                    records::answer(ctx, device_id, &mut transfer, &v.value);
+                }
                 Some(v) => {
                     last_data = Instant::now();
                     ctx.stats.notifications.fetch_add(1, Ordering::Relaxed);
-                    forward_notification(ctx, device_id, v).await;
+                    records::record_arrived(ctx, &mut transfer);
+                    forward_notification(ctx, dev, v).await;
                 }
                 None => return Err(BleError::EventsEnded),
             },
@@ -293,11 +318,16 @@ async fn connected(
                 // A late event from an earlier link is no reason to give this one up.
                 if !peripheral.is_connected().await.unwrap_or(false) {
                     ctx.stats.link_losses.fetch_add(1, Ordering::Relaxed);
-                    drain(ctx, device_id, &mut notifications).await;
+                    drain(ctx, dev, &mut notifications).await;
                     return Ok(End::LinkLost);
                 }
             }
             _ = quiet => {
+                if let Some(t) = transfer.take() {
+                    records::timed_out(ctx, device_id, t);
+                    last_data = Instant::now();
+                    continue;
+                }
                 let end = idle.map_or(End::Idle, |(_, end)| end);
                 let counter = if end == End::Idle { &ctx.stats.idle_disconnects } else { &ctx.stats.stale_disconnects };
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -305,7 +335,7 @@ async fn connected(
                     tracing::warn!(device = %device_id, "no data for a long time on a live link; reconnecting");
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(5), peripheral.disconnect()).await;
-                drain(ctx, device_id, &mut notifications).await;
+                drain(ctx, dev, &mut notifications).await;
                 return Ok(end);
             }
         }
@@ -318,16 +348,22 @@ fn find(chars: &std::collections::BTreeSet<GattChar>, uuid: u128) -> Option<&Gat
 
 /// Forwards what the notification stream already holds (values sent before the link went
 /// down arrive before the news of it, but may still be queued).
-async fn drain(ctx: &Ctx, device_id: &str, notifications: &mut (impl Stream<Item = ValueNotification> + Unpin)) {
+async fn drain(ctx: &Ctx, dev: &Allowed, notifications: &mut (impl Stream<Item = ValueNotification> + Unpin)) {
     while let Some(Some(v)) = notifications.next().now_or_never() {
         ctx.stats.notifications.fetch_add(1, Ordering::Relaxed);
-        forward_notification(ctx, device_id, v).await;
+        forward_notification(ctx, dev, v).await;
     }
 }
 
-async fn forward_notification(ctx: &Ctx, device_id: &str, v: ValueNotification) {
+async fn forward_notification(ctx: &Ctx, dev: &Allowed, v: ValueNotification) {
+    let device_id = dev.entry.device_id.as_str();
     match Characteristic::from_uuid(v.uuid.as_u128()) {
-        Some(c) => forward(ctx, device_id, c, v.value).await,
+        Some(c) => {
+            if c == Characteristic::GlucoseMeasurement {
+                records::note_glucose_record(dev, &v.value);
+            }
+            forward(ctx, device_id, c, v.value).await
+        }
         None => {
             tracing::debug!(device = %device_id, uuid = %v.uuid, "ignoring a value of a characteristic we do not decode")
         }

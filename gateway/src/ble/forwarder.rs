@@ -2,6 +2,7 @@
 //! simulator), notes the device as seen, and pushes what arrived within [`LINGER`] as one
 //! durable batch, so twenty devices notifying once a second cost a few commits, not twenty.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -9,8 +10,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use super::BleStats;
-use crate::forward::{note_seen, readings_from_packet};
-use crate::gatt::Characteristic;
+use crate::forward::{glucose_mark, note_seen, readings_from_packet};
+use crate::gatt::{Characteristic, glucose_sequence_number};
 use crate::outbox::{Outbox, OutboxError};
 use crate::uplink::DeviceBoard;
 
@@ -51,10 +52,19 @@ pub async fn run(
             }
         }
         let mut readings = Vec::new();
+        // The newest glucose record of each meter, committed with the readings (see
+        // `device::stored_records_request`).
+        let mut marks: HashMap<String, u64> = HashMap::new();
         for p in batch.drain(..) {
             stats.packets.fetch_add(1, Ordering::Relaxed);
             match readings_from_packet(&p.device_id, p.characteristic, &p.bytes, p.received_ms) {
                 Ok(r) => {
+                    if p.characteristic == Characteristic::GlucoseMeasurement
+                        && let Some(n) = glucose_sequence_number(&p.bytes)
+                    {
+                        let mark = marks.entry(glucose_mark(&p.device_id)).or_default();
+                        *mark = (*mark).max(u64::from(n));
+                    }
                     note_seen(&board, &p.device_id, &r, p.received_ms);
                     readings.extend(r);
                 }
@@ -64,12 +74,13 @@ pub async fn run(
                 }
             }
         }
-        if readings.is_empty() {
+        if readings.is_empty() && marks.is_empty() {
             continue;
         }
         let n = readings.len() as u64;
         let ob = outbox.clone();
-        tokio::task::spawn_blocking(move || ob.push(&readings)).await.expect("outbox task")?;
+        let marks: Vec<(String, u64)> = marks.into_iter().collect();
+        tokio::task::spawn_blocking(move || ob.push_with_marks(&readings, &marks)).await.expect("outbox task")?;
         stats.readings.fetch_add(n, Ordering::Relaxed);
         wake.notify_one();
     }

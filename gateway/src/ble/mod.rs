@@ -29,12 +29,15 @@
 //!   discovery is stopped and started again.
 //! - **Subscriptions**: every characteristic [`Characteristic::from_uuid`] knows that has NOTIFY
 //!   or INDICATE. Battery Level and Device Information are read on each connection.
+//! - **Stored records**: glucose meters and pulse oximeters with a Record Access Control Point
+//!   are asked for the records not forwarded yet on each connection (see `records`).
 //! - **Failure of the whole**: if the adapter's event stream ends (D-Bus gone), [`run`] returns
 //!   an error and the process exits; systemd restarts it, and the outbox kept everything.
 
 mod central;
 mod device;
 mod forwarder;
+mod records;
 mod scan;
 
 use std::collections::{BTreeMap, HashMap};
@@ -107,6 +110,12 @@ pub struct BleStats {
     pub readings: AtomicU64,
     pub undecodable: AtomicU64,
     pub scan_starts: AtomicU64,
+    /// Record Access Control Point requests written (stored records of glucose meters and
+    /// pulse oximeters), answered with success or "no records found", and failed (refused,
+    /// unanswered in time, or not writable).
+    pub racp_requests: AtomicU64,
+    pub racp_completed: AtomicU64,
+    pub racp_failures: AtomicU64,
     pub scan_restarts: AtomicU64,
     /// Device and scanner tasks restarted after an error or a panic.
     pub task_restarts: Arc<AtomicU64>,
@@ -160,6 +169,9 @@ struct Allowed {
     /// Disconnect events seen for the device.
     disconnects: watch::Sender<u64>,
     connected: AtomicBool,
+    /// The newest glucose record sequence number handed to the forwarder in this process (the
+    /// outbox's mark lags it by up to one commit).
+    glucose_forwarded: Mutex<Option<u16>>,
 }
 
 /// What every BLE task shares.
@@ -175,6 +187,8 @@ struct Ctx {
     /// Connection attempts are made one at a time.
     connect_lock: tokio::sync::Mutex<()>,
     packets: mpsc::Sender<Received>,
+    /// For the record marks (`crate::forward::glucose_mark`).
+    outbox: Arc<Outbox>,
     stats: Arc<BleStats>,
     board: DeviceBoard,
     last_advert: Mutex<Instant>,
@@ -225,6 +239,7 @@ pub async fn run(
             advert: watch::Sender::new(None),
             disconnects: watch::Sender::new(0),
             connected: AtomicBool::new(false),
+            glucose_forwarded: Mutex::new(None),
         })
         .collect();
     for d in &devices {
@@ -250,6 +265,7 @@ pub async fn run(
         persistent_slots: Arc::new(Semaphore::new(persistent_max)),
         connect_lock: tokio::sync::Mutex::new(()),
         packets: tx,
+        outbox: outbox.clone(),
         stats: stats.clone(),
         board: board.clone(),
         last_advert: Mutex::new(Instant::now()),

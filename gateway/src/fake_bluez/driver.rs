@@ -11,8 +11,9 @@ use zbus::Connection;
 
 use super::layout;
 use super::objects::{Device, GattCharacteristic, Shared, link_down_state, unexport_gatt};
-use super::state::Delivered;
+use super::state::{Delivered, RacpExchange};
 use crate::gatt::Characteristic;
+use crate::gatt::racp::RACP_UUID;
 use crate::sim::Wearable;
 
 /// Indications a device keeps while disconnected (a cuff's memory).
@@ -22,7 +23,16 @@ enum Action {
     Export(usize),
     Advert(usize),
     LinkDown(usize),
-    Emit { idx: usize, characteristic: Characteristic, bytes: Vec<u8> },
+    Emit {
+        idx: usize,
+        characteristic: Characteristic,
+        bytes: Vec<u8>,
+    },
+    /// An indication of the Record Access Control Point.
+    Answer {
+        idx: usize,
+        bytes: Vec<u8>,
+    },
 }
 
 pub async fn drive(
@@ -90,10 +100,38 @@ async fn step(
                 }
                 r.queue = keep;
             }
+            // Requests on the control point: the records, then the answer.
+            while r.connected
+                && let Some(written) = r.racp_jobs.pop_front()
+                && let Some(memory) = r.memory.as_mut()
+            {
+                let characteristic = memory.characteristic;
+                let (records, answer) = memory.serve(&written);
+                let response = answer.encode();
+                r.report.racp.push(RacpExchange {
+                    request: written,
+                    records: records.len(),
+                    response: response.clone(),
+                });
+                for bytes in records {
+                    actions.push(Action::Emit { idx, characteristic, bytes });
+                }
+                actions.push(Action::Answer { idx, bytes: response });
+            }
             for p in packets {
                 let uuid = p.characteristic.uuid();
                 if p.characteristic == Characteristic::BatteryLevel {
                     r.values.insert(uuid, p.bytes.clone());
+                }
+                let live = r.connected && r.notifying.contains(&uuid);
+                if r.keeps_records
+                    && let Some(memory) = r.memory.as_mut()
+                    && memory.characteristic == p.characteristic
+                    // Meters hand records over only when asked; oximeters send live when they can.
+                    && (p.characteristic == Characteristic::GlucoseMeasurement || !live)
+                {
+                    memory.store(p.bytes);
+                    continue;
                 }
                 if r.connected && r.notifying.contains(&uuid) {
                     actions.push(Action::Emit { idx, characteristic: p.characteristic, bytes: p.bytes });
@@ -104,7 +142,9 @@ async fn step(
                 }
             }
             let in_range = r.in_range(t_s);
-            let wants = !layout::advertises_only_with_data(r.kind) || !r.queue.is_empty() || !r.ever_connected;
+            let unreported = r.memory.as_ref().is_some_and(|m| m.unreported);
+            let wants =
+                !layout::advertises_only_with_data(r.kind) || !r.queue.is_empty() || !r.ever_connected || unreported;
             if scanning && in_range && !r.exported {
                 r.exported = true;
                 r.last_advert = Some(now);
@@ -147,6 +187,16 @@ async fn step(
                     dev.connected_changed(iface.signal_emitter()).await?;
                 }
                 unexport_gatt(shared, server, idx).await?;
+            }
+            Action::Answer { idx, bytes } => {
+                let path = {
+                    let mut w = shared.world();
+                    let r = &mut w.radios[idx];
+                    r.values.insert(RACP_UUID, bytes);
+                    r.char_path(RACP_UUID).expect("a device with a memory has a control point")
+                };
+                let iface = server.interface::<_, GattCharacteristic>(path.as_str()).await?;
+                iface.get().await.value_changed(iface.signal_emitter()).await?;
             }
             Action::Emit { idx, characteristic, bytes } => {
                 let uuid = characteristic.uuid();

@@ -1,8 +1,9 @@
 //! The GATT database each kind of simulated device exposes: its health service (the
 //! characteristics with the properties the specifications give them), Battery and Device
 //! Information. Some characteristics are ones the gateway does not decode (Body Sensor
-//! Location, PLX Features, the glucose Record Access Control Point...): a real device has them
-//! too, and the gateway must leave them alone.
+//! Location, PLX Features, Glucose Feature...): a real device has them too, and the gateway must
+//! leave them alone. Glucose meters (and pulse oximeters with a record memory) have a Record
+//! Access Control Point, which the gateway writes to (see `state::Memory`).
 
 use crate::gatt::{Characteristic, FALL_EVENT_UUID, FALL_SERVICE_UUID, encode, sig_uuid};
 use crate::sim::DeviceKind;
@@ -35,11 +36,15 @@ fn text(short: u16, value: &str) -> CharLayout {
     CharLayout { uuid: sig_uuid(short), flags: READ, value: value.as_bytes().to_vec() }
 }
 
-/// The health service of a kind of device.
-fn health_service(kind: DeviceKind) -> ServiceLayout {
+/// The health service of a kind of device; `racp`: a pulse oximeter with a record memory (a
+/// glucose meter always has its Record Access Control Point).
+fn health_service(kind: DeviceKind, racp: bool) -> ServiceLayout {
     use DeviceKind::*;
     let (uuid, chars) = match kind {
         HeartRateBand => (0x180D, vec![ch(0x2A37, NOTIFY), CharLayout { value: vec![0x01], ..ch(0x2A38, READ) }]),
+        PulseOximeter if racp => {
+            (0x1822, vec![ch(0x2A5E, INDICATE), ch(0x2A5F, NOTIFY), ch(0x2A60, READ), ch(0x2A52, WRITE_INDICATE)])
+        }
         PulseOximeter => (0x1822, vec![ch(0x2A5E, INDICATE), ch(0x2A5F, NOTIFY), ch(0x2A60, READ)]),
         Thermometer => (0x1809, vec![ch(0x2A1C, INDICATE), ch(0x2A1D, READ)]),
         BloodPressureCuff => (0x1810, vec![ch(0x2A35, INDICATE), ch(0x2A36, NOTIFY), ch(0x2A49, READ)]),
@@ -56,9 +61,9 @@ fn health_service(kind: DeviceKind) -> ServiceLayout {
 }
 
 /// Every service of a device of this kind, health service first.
-pub fn services(kind: DeviceKind, serial: &str) -> Vec<ServiceLayout> {
+pub fn services(kind: DeviceKind, serial: &str, racp: bool) -> Vec<ServiceLayout> {
     vec![
-        health_service(kind),
+        health_service(kind, racp),
         ServiceLayout {
             uuid: sig_uuid(0x180F),
             chars: vec![CharLayout { value: encode::battery(87), ..ch(0x2A19, READ_NOTIFY) }],
@@ -77,7 +82,7 @@ pub fn services(kind: DeviceKind, serial: &str) -> Vec<ServiceLayout> {
 
 /// The service UUIDs a device of this kind advertises.
 pub fn advertised(kind: DeviceKind) -> Vec<u128> {
-    vec![health_service(kind).uuid, sig_uuid(0x180F)]
+    vec![health_service(kind, false).uuid, sig_uuid(0x180F)]
 }
 
 /// Whether bytes on this characteristic are indicated (acknowledged, so a device keeps them
@@ -86,8 +91,17 @@ pub fn is_indicated(c: Characteristic) -> bool {
     use DeviceKind::*;
     [PulseOximeter, Thermometer, BloodPressureCuff, Scale, GlucoseMeter, FallPendant, HeartRateBand]
         .into_iter()
-        .flat_map(|k| health_service(k).chars)
+        .flat_map(|k| health_service(k, false).chars)
         .any(|l| l.uuid == c.uuid() && l.flags.contains(&"indicate"))
+}
+
+/// The characteristic whose values a device's record memory keeps.
+pub fn record_characteristic(kind: DeviceKind) -> Option<Characteristic> {
+    match kind {
+        DeviceKind::GlucoseMeter => Some(Characteristic::GlucoseMeasurement),
+        DeviceKind::PulseOximeter => Some(Characteristic::PlxSpotCheck),
+        _ => None,
+    }
 }
 
 /// Kinds that measure now and then and advertise only when they have something to send.
@@ -110,7 +124,7 @@ mod tests {
             DeviceKind::GlucoseMeter,
             DeviceKind::FallPendant,
         ] {
-            let layout = services(kind, "x");
+            let layout = services(kind, "x", true);
             let has = |c: Characteristic| layout.iter().flat_map(|s| &s.chars).any(|l| l.uuid == c.uuid());
             assert!(has(Characteristic::BatteryLevel), "{kind:?}");
             let main = layout[0].chars[0].uuid;

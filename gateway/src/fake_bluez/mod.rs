@@ -17,7 +17,11 @@
 //!
 //! Behaviour, per device: packets come from [`crate::sim::Wearable`]; while nobody is
 //! subscribed, indicated packets are kept (up to 1000) and notified ones dropped, as real
-//! devices do. Cuffs, scales and glucose meters advertise only while they hold data. A scenario
+//! devices do. Cuffs, scales and glucose meters advertise only while they hold data. Glucose
+//! meters (and oximeters given `stored_records`) serve their record memory through the Record
+//! Access Control Point: a request written there is answered by the records as notifications
+//! (indications for oximeters) of the measurement, then the answer indicated on the control
+//! point; every exchange is in [`DeviceReport::racp`]. A scenario
 //! can drop links (`drop_link_at_s`), make a device vanish (`never_returns`), bring one late
 //! (`appears_at_s`) and stall the scanner (`[adapter] scan_stalls_at_s`).
 //!
@@ -40,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use bus::{BusError, PrivateBus};
 pub use layout::is_indicated;
-pub use state::{ADAPTER_PATH, Delivered, DeviceReport, FakeReport};
+pub use state::{ADAPTER_PATH, Delivered, DeviceReport, FakeReport, RacpExchange};
 
 use crate::sim::{Home, Wearable};
 use objects::{Adapter, Shared};
@@ -75,14 +79,23 @@ impl FakeBluez {
     /// Connects to the bus at `bus_address`, takes the name `org.bluez` and starts the story.
     /// Must be called within a Tokio runtime.
     pub async fn start(bus_address: &str, cfg: FakeBluezConfig) -> zbus::Result<FakeBluez> {
-        let radios = cfg
+        let mut radios: Vec<Radio> = cfg
             .home
             .scenario
             .devices
             .iter()
             .map(|d| Radio::new(&d.device_id, d.kind, cfg.home.radio_of(&d.device_id)))
             .collect();
-        let wearables = cfg.home.scenario.devices.iter().cloned().map(Wearable::new).collect();
+        let mut wearables: Vec<Wearable> = cfg.home.scenario.devices.iter().cloned().map(Wearable::new).collect();
+        // Records taken before the story starts.
+        let now_ms = crate::now_ms();
+        for (r, w) in radios.iter_mut().zip(&mut wearables) {
+            if let (Some(n), Some(memory)) = (r.plan.stored_records, r.memory.as_mut()) {
+                for p in w.backfill(n, now_ms) {
+                    memory.store(p.bytes);
+                }
+            }
+        }
         let mut stalls: Vec<f64> = cfg.home.radio.adapter.scan_stalls_at_s.clone();
         stalls.sort_by(f64::total_cmp);
         let world = World {

@@ -8,6 +8,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::{ObjectServer, OwnedObjectPath, OwnedVariant, Variant, interface};
 
 use super::state::{ADAPTER_ADDRESS, ADAPTER_PATH, Delivered, World};
+use crate::gatt::racp::RACP_UUID;
 use crate::gatt::{Characteristic, uuid_string};
 
 /// Errors as BlueZ names them.
@@ -328,6 +329,7 @@ impl Device {
 /// Marks a link down in the state (the caller emits the property changes).
 pub fn link_down_state(r: &mut super::state::Radio) {
     r.connected = false;
+    r.racp_jobs.clear();
     r.resolved = false;
     r.notifying.clear();
 }
@@ -396,9 +398,24 @@ impl GattCharacteristic {
         Ok(value)
     }
 
-    async fn write_value(&self, _value: Vec<u8>, _options: HashMap<String, OwnedVariant>) -> Result<(), BluezError> {
+    async fn write_value(&self, value: Vec<u8>, _options: HashMap<String, OwnedVariant>) -> Result<(), BluezError> {
         if !self.flags.contains(&"write") {
             return Err(BluezError::NotPermitted("Write not permitted".into()));
+        }
+        let mut w = self.shared.world();
+        let r = &mut w.radios[self.idx];
+        if !r.connected {
+            return Err(BluezError::Failed("Not connected".into()));
+        }
+        if self.uuid == RACP_UUID {
+            // As the profiles ask: the control point and the measurement must be subscribed to
+            // (ATT error 0xFD, Client Characteristic Configuration Descriptor Improperly Configured).
+            let measurement = r.memory.as_ref().map(|m| m.characteristic.uuid());
+            if !r.notifying.contains(&RACP_UUID) || measurement.is_none_or(|m| !r.notifying.contains(&m)) {
+                return Err(BluezError::Failed("CCC descriptor improperly configured (0xfd)".into()));
+            }
+            // The driver serves it on its next step, as a device answers after the write.
+            r.racp_jobs.push_back(value);
         }
         Ok(())
     }

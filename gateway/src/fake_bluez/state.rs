@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::layout::{self, ServiceLayout};
 use crate::config::BleAddress;
-use crate::gatt::{Characteristic, uuid_string};
+use crate::gatt::racp::{Records, Request, Response, ResponseCode};
+use crate::gatt::{Characteristic, glucose_sequence_number, uuid_string};
 use crate::sim::{DeviceKind, RadioDevice};
 
 pub const ADAPTER_PATH: &str = "/org/bluez/hci0";
@@ -50,6 +51,101 @@ pub struct DeviceReport {
     /// Indications waiting for a connection.
     pub queued: usize,
     pub advertisements: u64,
+    /// Records in its RACP memory now.
+    pub stored: usize,
+    /// Record Access Control Point requests served, in order.
+    pub racp: Vec<RacpExchange>,
+}
+
+/// One request on the Record Access Control Point and how the device answered it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RacpExchange {
+    /// The bytes written.
+    pub request: Vec<u8>,
+    /// Records sent in reply, before the answer.
+    pub records: usize,
+    /// The bytes indicated on the control point.
+    pub response: Vec<u8>,
+}
+
+/// Records a memory keeps at most (the oldest are overwritten, as meters do).
+const MEMORY_SIZE: usize = 1000;
+
+/// A device's record memory, read through the Record Access Control Point.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    pub characteristic: Characteristic,
+    /// (sequence number, value): glucose records carry theirs; oximeter records are numbered
+    /// by arrival.
+    pub records: VecDeque<(u16, Vec<u8>)>,
+    next_index: u16,
+    /// Holds records not reported since they were taken (then the device advertises).
+    pub unreported: bool,
+}
+
+impl Memory {
+    pub fn new(characteristic: Characteristic) -> Self {
+        Memory { characteristic, records: VecDeque::new(), next_index: 1, unreported: false }
+    }
+
+    pub fn store(&mut self, bytes: Vec<u8>) {
+        let seq = match self.characteristic {
+            Characteristic::GlucoseMeasurement => glucose_sequence_number(&bytes).unwrap_or(self.next_index),
+            _ => self.next_index,
+        };
+        self.next_index = self.next_index.wrapping_add(1);
+        if self.records.len() >= MEMORY_SIZE {
+            self.records.pop_front();
+        }
+        self.records.push_back((seq, bytes));
+        self.unreported = true;
+    }
+
+    /// Serves one request: the records to send, then the answer to indicate.
+    pub fn serve(&mut self, written: &[u8]) -> (Vec<Vec<u8>>, Response) {
+        let answer = |op: u8, code| Response::ResponseCode { request_op_code: op, code };
+        let request = match Request::decode(written) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), answer(written.first().copied().unwrap_or(0), e.response_code())),
+        };
+        let op = request.op_code();
+        let records = match request {
+            Request::Abort => return (Vec::new(), answer(op, ResponseCode::Success)),
+            Request::ReportStoredRecords { records }
+            | Request::DeleteStoredRecords { records }
+            | Request::ReportNumberOfStoredRecords { records } => records,
+        };
+        // The pulse oximeter profile filters on nothing but "all", "first" and "last".
+        let filtered = !matches!(records, Records::All | Records::First | Records::Last);
+        if filtered && self.characteristic != Characteristic::GlucoseMeasurement {
+            return (Vec::new(), answer(op, ResponseCode::OperatorNotSupported));
+        }
+        let selected: Vec<usize> = match records {
+            Records::First => (0..self.records.len().min(1)).collect(),
+            Records::Last => self.records.len().checked_sub(1).into_iter().collect(),
+            r => (0..self.records.len()).filter(|&i| r.selects(self.records[i].0)).collect(),
+        };
+        match request {
+            Request::ReportNumberOfStoredRecords { .. } => {
+                (Vec::new(), Response::NumberOfStoredRecords { count: selected.len().min(65535) as u16 })
+            }
+            Request::DeleteStoredRecords { .. } => {
+                let code = if selected.is_empty() { ResponseCode::NoRecordsFound } else { ResponseCode::Success };
+                for i in selected.into_iter().rev() {
+                    self.records.remove(i);
+                }
+                (Vec::new(), answer(op, code))
+            }
+            _ => {
+                self.unreported = false;
+                if selected.is_empty() {
+                    return (Vec::new(), answer(op, ResponseCode::NoRecordsFound));
+                }
+                let sent = selected.into_iter().map(|i| self.records[i].1.clone()).collect();
+                (sent, answer(op, ResponseCode::Success))
+            }
+        }
+    }
 }
 
 /// A snapshot of the whole simulated radio.
@@ -98,6 +194,12 @@ pub struct Radio {
     pub notifying: HashSet<u128>,
     pub values: HashMap<u128, Vec<u8>>,
     pub queue: VecDeque<(Characteristic, Vec<u8>)>,
+    /// The record memory (`stored_records` in the scenario), if any.
+    pub memory: Option<Memory>,
+    /// Measurements go into the memory (`stored_records` given) rather than straight out.
+    pub keeps_records: bool,
+    /// Requests written to the Record Access Control Point, served by the driver.
+    pub racp_jobs: VecDeque<Vec<u8>>,
     pub report: DeviceReport,
 }
 
@@ -105,7 +207,12 @@ impl Radio {
     pub fn new(device_id: &str, kind: DeviceKind, plan: RadioDevice) -> Radio {
         let address = plan.address();
         let path = format!("{ADAPTER_PATH}/dev_{}", address.to_string().replace(':', "_"));
-        let services = layout::services(kind, &format!("SIM-{}", address.to_string().replace(':', "")));
+        let keeps_records = plan.stored_records.is_some() && layout::record_characteristic(kind).is_some();
+        // A glucose meter always has its control point; without a memory it has no records.
+        let memory = (keeps_records || kind == DeviceKind::GlucoseMeter)
+            .then(|| layout::record_characteristic(kind).map(Memory::new))
+            .flatten();
+        let services = layout::services(kind, &format!("SIM-{}", address.to_string().replace(':', "")), keeps_records);
         let values = services.iter().flat_map(|s| &s.chars).map(|c| (c.uuid, c.value.clone())).collect();
         let mut drops: Vec<f64> = plan.drop_link_at_s.clone();
         drops.sort_by(f64::total_cmp);
@@ -128,6 +235,9 @@ impl Radio {
             notifying: HashSet::new(),
             values,
             queue: VecDeque::new(),
+            memory,
+            keeps_records,
+            racp_jobs: VecDeque::new(),
             report: DeviceReport {
                 device_id: device_id.to_owned(),
                 address: address.to_string(),
@@ -172,6 +282,7 @@ impl Radio {
         let mut r = self.report.clone();
         r.connected = self.connected;
         r.queued = self.queue.len();
+        r.stored = self.memory.as_ref().map_or(0, |m| m.records.len());
         r.notifying = self.notifying.iter().map(|u| uuid_string(*u)).collect();
         r.notifying.sort();
         r

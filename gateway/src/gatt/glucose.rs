@@ -158,6 +158,14 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     })
 }
 
+/// The sequence number of a Glucose Measurement, if the bytes decode as one.
+pub fn glucose_sequence_number(bytes: &[u8]) -> Option<u16> {
+    match decode(bytes).ok()?.detail {
+        Detail::Glucose(g) => Some(g.sequence_number),
+        _ => None,
+    }
+}
+
 /// A Glucose Measurement of a capillary plasma sample from a finger (type-location 0x12), in
 /// mol/L as meters set to mmol/L send it (5.5 mmol/L → `55e-4` mol/L); no time offset, no
 /// sensor status, no context.

@@ -35,6 +35,7 @@ mod fields;
 mod glucose;
 mod heart_rate;
 mod plx;
+pub mod racp;
 mod reader;
 mod sfloat;
 mod thermometer;
@@ -54,7 +55,7 @@ pub use characteristic::{
 pub use datetime::DateTime;
 pub use fall::{FallDetail, FallEventKind};
 pub use fields::{Coded, StatusBits};
-pub use glucose::GlucoseDetail;
+pub use glucose::{GlucoseDetail, glucose_sequence_number};
 pub use heart_rate::{HeartRateDetail, SensorContact};
 pub use plx::{PlxContinuousDetail, PlxSpotCheckDetail, SpO2Pr};
 pub use sfloat::Float11073;

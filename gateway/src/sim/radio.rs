@@ -19,7 +19,16 @@
 //! out_of_range_s = 5             # ...for this long each time (default 3)
 //! never_returns = false          # true: gone for good after the first drop
 //! appears_at_s = 0               # not in range before this time
+//! stored_records = 5             # keeps a record memory, read through RACP (see below)
 //! ```
+//!
+//! `stored_records` (glucose meters and pulse oximeters) gives the device a memory of
+//! measurements read through the Record Access Control Point (0x2A52), holding that many past
+//! records at the start. A glucose meter with a memory stores every measurement and sends it
+//! only when asked ("report stored records"), advertising while it holds records it has not
+//! reported yet; a pulse oximeter with a memory stores the spot checks it takes while nobody
+//! is subscribed, and gets a RACP in its GATT database. Without the field, glucose meters answer
+//! RACP requests with "no records found" and behave as before.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -81,6 +90,9 @@ pub struct RadioDevice {
     pub never_returns: bool,
     #[serde(default)]
     pub appears_at_s: f64,
+    /// A record memory read through RACP, with this many records at the start.
+    #[serde(default)]
+    pub stored_records: Option<u32>,
 }
 
 impl Default for RadioDevice {
@@ -94,6 +106,7 @@ impl Default for RadioDevice {
             out_of_range_s: default_out_of_range_s(),
             never_returns: false,
             appears_at_s: 0.0,
+            stored_records: None,
         }
     }
 }
@@ -175,6 +188,7 @@ mod tests {
             device_id = "ox-1"
             kind = "pulse_oximeter"
             drop_link_at_s = 12.5
+            stored_records = 4
         "#;
         let home = Home::from_toml(text).unwrap();
         assert_eq!(home.scenario.devices.len(), 2);
@@ -186,6 +200,8 @@ mod tests {
         let ox = home.radio_of("ox-1");
         assert_eq!(ox.drop_link_at_s, vec![12.5]);
         assert_eq!(ox.rssi, -60);
+        assert_eq!(ox.stored_records, Some(4));
+        assert_eq!(hr.stored_records, None);
         assert_eq!(ox.address(), default_address("ox-1"));
         assert_eq!(ox.address().0[0] & 0xC0, 0xC0);
         assert_ne!(default_address("ox-1"), default_address("ox-2"));

@@ -73,6 +73,18 @@ impl Wearable {
         self.spec.kind
     }
 
+    /// `n` measurements taken before now (the memory a device holds when the story starts),
+    /// oldest first, one period apart and stamped with their times; `now_ms` is the wall clock.
+    pub fn backfill(&mut self, n: u32, now_ms: i64) -> Vec<Packet> {
+        let period_ms = (self.every_s * 1000.0) as i64;
+        (0..n)
+            .filter_map(|k| {
+                let at_ms = now_ms - i64::from(n - k) * period_ms;
+                self.measure(0.0, Some(DateTime::from_unix_ms(at_ms)))
+            })
+            .collect()
+    }
+
     /// Packets due at `t_s` seconds since the start, with `now_ms` the wall clock for device
     /// timestamps.
     pub fn poll(&mut self, t_s: f64, now_ms: i64) -> Vec<Packet> {

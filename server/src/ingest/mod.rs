@@ -295,7 +295,7 @@ async fn handle(p: &Publish, store: &Store, settings: &AlertSettings) -> Result<
             Ok(())
         }
         // Readings go through `handle_group`; our own acknowledgements are not subscribed.
-        Channel::Readings | Channel::Ack => Ok(()),
+        Channel::Readings | Channel::Ack | Channel::Binding => Ok(()),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod alerts;
 mod audit;
 pub mod audit_trail;
 mod auth;
+pub mod binding;
 pub mod care_circle;
 mod error;
 pub mod escalation;

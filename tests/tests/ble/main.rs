@@ -13,5 +13,6 @@ mod e2e_support;
 
 mod home;
 mod outage;
+mod records;
 mod scan;
 mod support;

@@ -4,6 +4,7 @@
 mod alerting;
 mod bad_input;
 mod baselines;
+mod binding;
 mod durability;
 mod pipeline;
 mod support;

@@ -54,7 +54,7 @@ impl ManualClock {
 
 pub fn broker() -> MqttUrl {
     let b = eldercare_server::broker::start("127.0.0.1:0".parse().unwrap()).expect("embedded broker");
-    MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port() }
+    MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port(), tls: false }
 }
 
 impl World {

@@ -10,6 +10,7 @@ mod glucose;
 mod heart_rate;
 mod plx;
 mod properties;
+mod racp;
 mod sfloat;
 mod thermometer;
 mod weight;
