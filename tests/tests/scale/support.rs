@@ -149,7 +149,7 @@ impl Mosquitto {
     }
 
     pub fn url(&self) -> MqttUrl {
-        MqttUrl { host: "127.0.0.1".into(), port: self.port }
+        MqttUrl { host: "127.0.0.1".into(), port: self.port, tls: false }
     }
 
     /// kill -9, then start again on the same port with the same configuration and store.

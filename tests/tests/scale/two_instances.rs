@@ -43,7 +43,7 @@ pub fn gateway_ids(cfg: &LoadConfig) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_store_every_reading_once_and_raise_one_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = load_config("two", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0 }, 16);
+    let mut cfg = load_config("two", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false }, 16);
     let broker = Mosquitto::start(dir.path(), &gateway_ids(&cfg)).await;
     cfg.link.broker = broker.url();
     let db = Database::start(crate::DATABASE, dir.path()).await;
