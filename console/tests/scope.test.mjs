@@ -164,7 +164,7 @@ test('a learnt personal baseline is drawn as a band on the chart, labelled in th
     // Stored (and judged by the rules) before the next day goes.
     const lastAt = new Date(readings[readings.length - 1].time_ms).toISOString();
     for (let i = 0; ; i++) {
-      const got = await staff(`/residents/${rid}/vitals?metric=heart_rate&from=${encodeURIComponent(lastAt)}`);
+      const got = await staff(`/residents/${rid}/vitals?metric=heart_rate&resolution=raw&from=${encodeURIComponent(lastAt)}`);
       if (got.status === 200 && got.body.points.length > 0) break;
       assert.ok(i < 200, `day -${d} not stored: ${why(got)}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -182,7 +182,7 @@ test('a learnt personal baseline is drawn as a band on the chart, labelled in th
   await page.locator('#res-title', { hasText: 'Sun Lan' }).waitFor();
   const box = page.locator('.chart-box[data-metric="heart_rate"]');
   await box.locator('svg.chart rect.baseline-band').waitFor();
-  await box.locator('svg.chart line.baseline-median').waitFor();
+  await box.locator('svg.chart line.baseline-median').waitFor({ state: 'attached' }); // a line has no height: never "visible"
   assert.equal(await box.locator('.chart-legend .legend-baseline').innerText(), 'Usual range (personal baseline) 60–80 bpm');
   // The band spans 60 to 80 on the chart's own scale: its edges sit where those values are.
   const [bandTop, bandHeight, medianY] = await box.evaluate((el) => {

@@ -49,7 +49,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Database: `sqlite:path/to/file.db` (created if missing).
+    /// Database: `sqlite:path/to/file.db` (created if missing) or `postgres://user@host:5432/db`
+    /// (must exist; several server instances may share it).
     #[arg(long, env = "ELDERCARE_DATABASE_URL", default_value = "sqlite:eldercare.db")]
     pub database_url: String,
     /// Address of the HTTP API.

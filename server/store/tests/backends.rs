@@ -309,3 +309,29 @@ async fn the_live_feed_does_not_skip_a_reading_that_commits_late(backend: Backen
     }
     assert_eq!(values, vec![61.0, 62.0]);
 }
+
+both!(a_refresh_token_presented_twice_at_once_rotates_once);
+async fn a_refresh_token_presented_twice_at_once_rotates_once(backend: Backend) {
+    use eldercare_store::session::Rotation;
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let user = w.store.create_user("f", "x", Role::Family, "F").await.unwrap();
+    let session = w.store.start_session(user, "t1", 10_000, 0, None).await.unwrap();
+    let (x, y) = tokio::join!(
+        tokio::spawn({
+            let s = w.store.clone();
+            async move { s.rotate_refresh_token("t1", "t2", 10_000, 1).await.unwrap() }
+        }),
+        tokio::spawn(async move { other.rotate_refresh_token("t1", "t3", 10_000, 1).await.unwrap() })
+    );
+    let mut got = [x.unwrap(), y.unwrap()];
+    got.sort_by_key(|r| matches!(r, Rotation::Reused { .. }));
+    assert_eq!(
+        got,
+        [
+            Rotation::Rotated { user_id: user, session_id: session },
+            Rotation::Reused { user_id: user, session_id: session }
+        ]
+    );
+    assert!(w.store.user_in_session(user, session).await.unwrap().is_none(), "reuse ends the session");
+}
