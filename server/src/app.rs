@@ -1,18 +1,20 @@
 //! Starting and stopping the server: database, broker (embedded or external), ingest, HTTP API.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use eldercare_gateway::mqtt::MqttUrl;
 use eldercare_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerts::{self, AlertSettings, Clock};
-use crate::{broker, ingest, telemetry};
+use crate::{broker, ingest, telemetry, tls};
 
 /// Which MQTT broker to use.
 #[derive(Debug, Clone)]
@@ -21,6 +23,28 @@ pub enum Mqtt {
     Embedded(SocketAddr),
     /// Connect to an external broker.
     External(MqttUrl),
+}
+
+/// TLS and credentials of the server's links. The default: the embedded broker's plain listener
+/// only, webhooks verified against the platform's root certificates.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
+    /// platform's roots.
+    pub webhook_ca_file: Option<PathBuf>,
+    /// A TLS listener of the embedded broker, besides its plain one.
+    pub mqtt_tls_listener: Option<broker::TlsListener>,
+    /// Reach the external broker over TLS.
+    pub mqtt_client_tls: Option<MqttClientTls>,
+    /// Username and password for the external broker.
+    pub mqtt_credentials: Option<ingest::Credentials>,
+}
+
+/// TLS to the external broker.
+#[derive(Debug, Clone, Default)]
+pub struct MqttClientTls {
+    /// PEM file of the CA that signed the broker's certificate; without it the platform's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone)]
@@ -37,6 +61,8 @@ pub struct ServerConfig {
     pub utc_offset_minutes: i32,
     /// Reverse proxies whose `X-Forwarded-For` is believed for the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// TLS and credentials of the MQTT link and the webhooks.
+    pub security: Security,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -48,6 +74,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("jwt_secret", &"[hidden]")
             .field("instance", &self.instance)
             .field("utc_offset_minutes", &self.utc_offset_minutes)
+            .field("security", &self.security)
             .finish_non_exhaustive()
     }
 }
@@ -56,6 +83,8 @@ impl std::fmt::Debug for ServerConfig {
 pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub mqtt_url: MqttUrl,
+    /// The embedded broker's TLS listener, when it has one.
+    pub mqtt_tls_addr: Option<SocketAddr>,
     pub store: Store,
     shutdown: CancellationToken,
     ingest: JoinHandle<()>,
@@ -68,18 +97,36 @@ pub struct RunningServer {
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let store =
         Store::open(&cfg.database_url).await.with_context(|| format!("opening the database {}", cfg.database_url))?;
-    let mqtt_url = match &cfg.mqtt {
+    let security = &cfg.security;
+    let (mqtt_url, mqtt_tls_addr) = match &cfg.mqtt {
         Mqtt::Embedded(addr) => {
-            let b = broker::start(*addr)?;
-            MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port(), tls: false }
+            if security.mqtt_client_tls.is_some() || security.mqtt_credentials.is_some() {
+                anyhow::bail!("TLS or credentials for the MQTT client need an external broker (--mqtt-url)");
+            }
+            let b = broker::start_with_tls(*addr, security.mqtt_tls_listener.as_ref())?;
+            // Ingest stays on the plain listener: it is in this process, on localhost.
+            (MqttUrl { host: b.addr.ip().to_string(), port: b.addr.port(), tls: false }, b.tls_addr)
         }
-        Mqtt::External(url) => url.clone(),
+        Mqtt::External(url) => {
+            if security.mqtt_tls_listener.is_some() {
+                anyhow::bail!("a TLS listener needs the embedded broker, not an external one");
+            }
+            (url.clone(), None)
+        }
+    };
+    let mqtt_tls = match &security.mqtt_client_tls {
+        Some(MqttClientTls { ca_file: Some(ca) }) => {
+            Some(Arc::new(tls::private_client(tls::read_certs(ca, "the MQTT CA file")?)?))
+        }
+        Some(MqttClientTls { ca_file: None }) => Some(Arc::new(tls::platform_client(Vec::new())?)),
+        None => None,
     };
     let shutdown = CancellationToken::new();
     let connected = Arc::new(AtomicBool::new(false));
 
     let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
     alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
+    alert_settings.webhook_client = alerts::webhook::client(security.webhook_ca_file.as_deref())?;
     let alert_settings_live = alert_settings.alerts_changed.clone();
     let mut workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
     // Each gateway's device binding, pushed retained over MQTT.
@@ -94,6 +141,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         alerts: alert_settings,
         client_id: format!("eldercare-{}", cfg.instance),
         shared_group: None,
+        tls: mqtt_tls,
+        credentials: security.mqtt_credentials.clone(),
     };
     let ingest = tokio::spawn(ingest::run(ingest_cfg, store.clone(), connected.clone(), shutdown.child_token()));
 
@@ -130,13 +179,20 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     let http = tokio::spawn(async move {
         // With the peer's address, for the audit log and the per-address login lock.
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // No Nagle: small writes (live-stream events above all) go out at once instead of
+        // waiting up to a delayed ACK (~40 ms) of a client that only reads.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, service).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
     tracing::info!(%http_addr, mqtt = %mqtt_url, "server started");
-    Ok(RunningServer { http_addr, mqtt_url, store, shutdown, ingest, http, workers })
+    Ok(RunningServer { http_addr, mqtt_url, mqtt_tls_addr, store, shutdown, ingest, http, workers })
 }
 
 impl RunningServer {

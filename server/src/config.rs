@@ -56,12 +56,37 @@ pub struct ServeArgs {
     /// Address of the HTTP API.
     #[arg(long, env = "ELDERCARE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
-    /// Use this external MQTT broker (`mqtt://host:port`) instead of the embedded one.
+    /// Use this external MQTT broker instead of the embedded one: `mqtt://host:port`, or
+    /// `mqtts://host:port` for TLS (port 8883 by default; the broker's certificate is verified
+    /// against --mqtt-ca-file, or the platform's root certificates without it).
     #[arg(long, env = "ELDERCARE_MQTT_URL", conflicts_with = "mqtt_addr")]
-    pub mqtt_url: Option<MqttUrl>,
-    /// Address of the embedded MQTT broker, when no --mqtt-url is given.
+    pub mqtt_url: Option<BrokerUrl>,
+    /// PEM file of the CA that signed the external broker's certificate (with an `mqtts://`
+    /// --mqtt-url); only this CA is trusted then.
+    #[arg(long, env = "ELDERCARE_MQTT_CA_FILE", requires = "mqtt_url")]
+    pub mqtt_ca_file: Option<PathBuf>,
+    /// Username for the external broker; the password is read from the environment variable
+    /// ELDERCARE_MQTT_PASSWORD only (never from the command line, never logged).
+    #[arg(long, env = "ELDERCARE_MQTT_USERNAME", requires = "mqtt_url")]
+    pub mqtt_username: Option<String>,
+    /// Address of the embedded MQTT broker's plain listener, when no --mqtt-url is given.
+    /// Keep it on localhost; remote gateways use the TLS listener.
     #[arg(long, env = "ELDERCARE_MQTT_ADDR", default_value = "127.0.0.1:1883")]
     pub mqtt_addr: SocketAddr,
+    /// PEM file of the certificate (and intermediates) of the embedded broker's TLS listener;
+    /// with --mqtt-tls-key it starts that listener on --mqtt-tls-addr.
+    #[arg(long, env = "ELDERCARE_MQTT_TLS_CERT", requires = "mqtt_tls_key", conflicts_with = "mqtt_url")]
+    pub mqtt_tls_cert: Option<PathBuf>,
+    /// PEM file of the private key of --mqtt-tls-cert.
+    #[arg(long, env = "ELDERCARE_MQTT_TLS_KEY", requires = "mqtt_tls_cert")]
+    pub mqtt_tls_key: Option<PathBuf>,
+    /// Address of the embedded broker's TLS listener (port 0 picks a free port).
+    #[arg(long, env = "ELDERCARE_MQTT_TLS_ADDR", default_value = "0.0.0.0:8883")]
+    pub mqtt_tls_addr: SocketAddr,
+    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
+    /// platform's root certificates (for a receiver with a private CA).
+    #[arg(long, env = "ELDERCARE_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
     /// Secret that signs access tokens (at least 32 bytes). Without it a random one is made at
     /// start, and tokens do not survive a restart.
     #[arg(long, env = "ELDERCARE_JWT_SECRET", hide_env_values = true)]
@@ -77,4 +102,59 @@ pub struct ServeArgs {
     /// address (audit log, login lock-out); comma-separated. Empty: the peer address is used.
     #[arg(long, env = "ELDERCARE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// An external broker's URL: `mqtt://host[:port]` (port 1883 by default) or `mqtts://host[:port]`
+/// (TLS, port 8883 by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub url: MqttUrl,
+    pub tls: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (or mqtts://host:port for TLS)")]
+pub struct BrokerUrlError(eldercare_gateway::mqtt::MqttUrlError);
+
+impl std::str::FromStr for BrokerUrl {
+    type Err = BrokerUrlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let Some(rest) = s.strip_prefix("mqtts://") else {
+            return Ok(BrokerUrl { url: MqttUrl::parse(s).map_err(BrokerUrlError)?, tls: false });
+        };
+        let rest = rest.trim_end_matches('/');
+        // No port given (`host`, `[::1]`): TLS's port, not the plain one.
+        let has_port = rest.rsplit_once(':').is_some_and(|(_, p)| !p.ends_with(']'));
+        let with_port = if has_port { rest.to_owned() } else { format!("{rest}:8883") };
+        Ok(BrokerUrl { url: MqttUrl::parse(&format!("mqtt://{with_port}")).map_err(BrokerUrlError)?, tls: true })
+    }
+}
+
+impl std::fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = self.url.to_string();
+        if self.tls { write!(f, "mqtts://{}", plain.trim_start_matches("mqtt://")) } else { f.write_str(&plain) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_with_and_without_tls() {
+        let tls: BrokerUrl = "mqtts://broker.example".parse().unwrap();
+        assert!(tls.tls);
+        assert_eq!((tls.url.host.as_str(), tls.url.port), ("broker.example", 8883));
+        assert_eq!(tls.to_string(), "mqtts://broker.example:8883");
+        let tls: BrokerUrl = "mqtts://10.0.0.2:9883".parse().unwrap();
+        assert_eq!(tls.url.port, 9883);
+        let v6: BrokerUrl = "mqtts://[::1]".parse().unwrap();
+        assert_eq!((v6.url.host.as_str(), v6.url.port), ("::1", 8883));
+        let plain: BrokerUrl = "mqtt://127.0.0.1:1884".parse().unwrap();
+        assert!(!plain.tls);
+        assert_eq!(plain.url.port, 1884);
+        assert!("mqtts://:1883".parse::<BrokerUrl>().is_err());
+        assert!("https://x".parse::<BrokerUrl>().is_err());
+    }
 }

@@ -190,6 +190,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         clock: None,
         utc_offset_minutes: 8 * 60,
         trusted_proxies: Vec::new(),
+        security: Default::default(),
     })
     .await?;
     let (password, generated) = match args.demo_password {

@@ -11,8 +11,9 @@ pub mod demo;
 pub mod ingest;
 pub mod rules;
 pub mod telemetry;
+pub mod tls;
 
-pub use app::{Mqtt, RunningServer, ServerConfig, start};
+pub use app::{Mqtt, MqttClientTls, RunningServer, Security, ServerConfig, start};
 
 use config::{Cli, Command, ServeArgs};
 
@@ -33,10 +34,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             app::random_secret()
         }
     };
-    let mqtt = match args.mqtt_url {
-        Some(url) => Mqtt::External(url),
-        None => Mqtt::Embedded(args.mqtt_addr),
+    let password = std::env::var("ELDERCARE_MQTT_PASSWORD").ok();
+    let mqtt_credentials = match (args.mqtt_username, password) {
+        (Some(username), Some(password)) => Some(ingest::Credentials { username, password }),
+        (Some(_), None) => anyhow::bail!("--mqtt-username needs the password in ELDERCARE_MQTT_PASSWORD"),
+        (None, Some(_)) => anyhow::bail!("ELDERCARE_MQTT_PASSWORD is set but --mqtt-username is not"),
+        (None, None) => None,
     };
+    let (mqtt, mqtt_client_tls) = match args.mqtt_url {
+        Some(url) => {
+            if !url.tls && args.mqtt_ca_file.is_some() {
+                anyhow::bail!("--mqtt-ca-file needs an mqtts:// --mqtt-url");
+            }
+            let tls = url.tls.then(|| MqttClientTls { ca_file: args.mqtt_ca_file.clone() });
+            (Mqtt::External(url.url), tls)
+        }
+        None => (Mqtt::Embedded(args.mqtt_addr), None),
+    };
+    let mqtt_tls_listener = match (args.mqtt_tls_cert, args.mqtt_tls_key) {
+        (Some(cert_file), Some(key_file)) => {
+            Some(broker::TlsListener { addr: args.mqtt_tls_addr, cert_file, key_file })
+        }
+        _ => None,
+    };
+    let security =
+        Security { webhook_ca_file: args.webhook_ca_file, mqtt_tls_listener, mqtt_client_tls, mqtt_credentials };
     let server = start(ServerConfig {
         database_url: args.database_url,
         http_addr: args.http_addr,
@@ -46,9 +68,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: None,
         utc_offset_minutes: args.utc_offset_minutes,
         trusted_proxies: args.trusted_proxies,
+        security,
     })
     .await?;
-    println!("eldercare-server listening: HTTP http://{}  MQTT {}", server.http_addr, server.mqtt_url);
+    match server.mqtt_tls_addr {
+        Some(tls) => println!(
+            "eldercare-server listening: HTTP http://{}  MQTT {}  MQTT over TLS {tls}",
+            server.http_addr, server.mqtt_url
+        ),
+        None => println!("eldercare-server listening: HTTP http://{}  MQTT {}", server.http_addr, server.mqtt_url),
+    }
     app::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -189,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
         clock: None,
         utc_offset_minutes: 480,
         trusted_proxies: Vec::new(),
+        security: Default::default(),
     })
     .await?;
     let seeded = seed(&server.store, args.samples).await?;

@@ -41,6 +41,23 @@ pub struct IngestConfig {
     pub client_id: String,
     /// With several instances: subscribe through `$share/<group>/...`.
     pub shared_group: Option<String>,
+    /// Connect over TLS with this configuration (an `mqtts://` broker).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Username and password for the broker.
+    pub credentials: Option<Credentials>,
+}
+
+/// A username and password for the MQTT broker; the password never shows in `Debug` or logs.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"[hidden]").finish()
+    }
 }
 
 /// Starts ingest; returns when `shutdown` is cancelled and the current message is finished.
@@ -54,6 +71,12 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
             crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
             crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
         );
+    if let Some(tls) = &cfg.tls {
+        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+    }
+    if let Some(c) = &cfg.credentials {
+        opts.set_credentials(c.username.clone(), c.password.clone());
+    }
     let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
     let mut net = rumqttc::NetworkOptions::new();
     net.set_tcp_nodelay(true);

@@ -98,6 +98,7 @@ impl World {
             clock: self.clock.as_ref().map(ManualClock::as_clock),
             utc_offset_minutes: 480,
             trusted_proxies: Vec::new(),
+            security: Default::default(),
         })
         .await
         .unwrap()
