@@ -26,12 +26,9 @@ pub enum Mqtt {
 }
 
 /// TLS and credentials of the server's links. The default: the embedded broker's plain listener
-/// only, webhooks verified against the platform's root certificates.
+/// only.
 #[derive(Debug, Clone, Default)]
 pub struct Security {
-    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
-    /// platform's roots.
-    pub webhook_ca_file: Option<PathBuf>,
     /// A TLS listener of the embedded broker, besides its plain one.
     pub mqtt_tls_listener: Option<broker::TlsListener>,
     /// Reach the external broker over TLS.
@@ -63,6 +60,10 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// TLS and credentials of the MQTT link and the webhooks.
     pub security: Security,
+    /// The MQTT shared-subscription group of several instances (`None`: one instance).
+    pub shared_group: Option<String>,
+    /// Raw readings older than this many days are purged; 0 keeps them.
+    pub raw_retention_days: u32,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -126,7 +127,6 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
     alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
-    alert_settings.webhook_client = alerts::webhook::client(security.webhook_ca_file.as_deref())?;
     let alert_settings_live = alert_settings.alerts_changed.clone();
     let mut workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
     // Each gateway's device binding, pushed retained over MQTT.
@@ -136,11 +136,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         poll_every: std::time::Duration::from_secs(2),
     };
     workers.push(tokio::spawn(crate::binding::run(binding_cfg, store.clone(), shutdown.child_token())));
+    if cfg.raw_retention_days > 0 {
+        workers.push(tokio::spawn(crate::retention::run(
+            store.clone(),
+            cfg.raw_retention_days,
+            cfg.clock.clone().unwrap_or_else(alerts::system_clock),
+            shutdown.child_token(),
+        )));
+    }
     let ingest_cfg = ingest::IngestConfig {
         broker: mqtt_url.clone(),
         alerts: alert_settings,
         client_id: format!("eldercare-{}", cfg.instance),
-        shared_group: None,
+        shared_group: cfg.shared_group.clone(),
         tls: mqtt_tls,
         credentials: security.mqtt_credentials.clone(),
     };

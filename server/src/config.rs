@@ -83,10 +83,6 @@ pub struct ServeArgs {
     /// Address of the embedded broker's TLS listener (port 0 picks a free port).
     #[arg(long, env = "ELDERCARE_MQTT_TLS_ADDR", default_value = "0.0.0.0:8883")]
     pub mqtt_tls_addr: SocketAddr,
-    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
-    /// platform's root certificates (for a receiver with a private CA).
-    #[arg(long, env = "ELDERCARE_WEBHOOK_CA_FILE")]
-    pub webhook_ca_file: Option<PathBuf>,
     /// Secret that signs access tokens (at least 32 bytes). Without it a random one is made at
     /// start, and tokens do not survive a restart.
     #[arg(long, env = "ELDERCARE_JWT_SECRET", hide_env_values = true)]
@@ -98,6 +94,17 @@ pub struct ServeArgs {
     /// (480 = UTC+8, China Standard Time).
     #[arg(long, env = "ELDERCARE_UTC_OFFSET_MINUTES", default_value_t = 480, allow_negative_numbers = true)]
     pub utc_offset_minutes: i32,
+    /// With several server instances on one broker: the MQTT shared-subscription group they
+    /// split ingest through (`$share/<group>/...`; Mosquitto ≥ 1.6, EMQX, HiveMQ). Every instance
+    /// of one deployment uses the same group and a different `--instance`. Empty: this instance
+    /// receives every gateway's messages.
+    #[arg(long, env = "ELDERCARE_SHARED_GROUP")]
+    pub shared_group: Option<String>,
+    /// Raw readings older than this many days are deleted (hourly, in batches); the per-minute,
+    /// hour and day rollups, the newest vitals and the alerts are kept. 0 keeps raw readings
+    /// forever.
+    #[arg(long, env = "ELDERCARE_RAW_RETENTION_DAYS", default_value_t = 0)]
+    pub raw_retention_days: u32,
     /// Addresses of reverse proxies whose `X-Forwarded-For` header is trusted for the client's
     /// address (audit log, login lock-out); comma-separated. Empty: the peer address is used.
     #[arg(long, env = "ELDERCARE_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -119,21 +126,16 @@ pub struct BrokerUrlError(eldercare_gateway::mqtt::MqttUrlError);
 impl std::str::FromStr for BrokerUrl {
     type Err = BrokerUrlError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let Some(rest) = s.strip_prefix("mqtts://") else {
-            return Ok(BrokerUrl { url: MqttUrl::parse(s).map_err(BrokerUrlError)?, tls: false });
-        };
-        let rest = rest.trim_end_matches('/');
-        // No port given (`host`, `[::1]`): TLS's port, not the plain one.
-        let has_port = rest.rsplit_once(':').is_some_and(|(_, p)| !p.ends_with(']'));
-        let with_port = if has_port { rest.to_owned() } else { format!("{rest}:8883") };
-        Ok(BrokerUrl { url: MqttUrl::parse(&format!("mqtt://{with_port}")).map_err(BrokerUrlError)?, tls: true })
+        // The gateway's parser knows both schemes (and 8883 as the default port of mqtts).
+        let url = MqttUrl::parse(s).map_err(BrokerUrlError)?;
+        Ok(BrokerUrl { tls: url.tls, url })
     }
 }
 
 impl std::fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plain = self.url.to_string();
-        if self.tls { write!(f, "mqtts://{}", plain.trim_start_matches("mqtt://")) } else { f.write_str(&plain) }
+        // The inner URL knows its scheme.
+        write!(f, "{}", self.url)
     }
 }
 

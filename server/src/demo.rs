@@ -191,6 +191,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         utc_offset_minutes: 8 * 60,
         trusted_proxies: Vec::new(),
         security: Default::default(),
+        shared_group: None,
+        raw_retention_days: 0,
     })
     .await?;
     let (password, generated) = match args.demo_password {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod ingest;
+pub mod retention;
 pub mod rules;
 pub mod telemetry;
 pub mod tls;
@@ -57,8 +58,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let security =
-        Security { webhook_ca_file: args.webhook_ca_file, mqtt_tls_listener, mqtt_client_tls, mqtt_credentials };
+    let security = Security { mqtt_tls_listener, mqtt_client_tls, mqtt_credentials };
     let server = start(ServerConfig {
         database_url: args.database_url,
         http_addr: args.http_addr,
@@ -69,6 +69,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         utc_offset_minutes: args.utc_offset_minutes,
         trusted_proxies: args.trusted_proxies,
         security,
+        shared_group: args.shared_group.filter(|g| !g.is_empty()),
+        raw_retention_days: args.raw_retention_days,
     })
     .await?;
     match server.mqtt_tls_addr {

@@ -36,8 +36,6 @@ pub struct AlertSettings {
     pub tick: Duration,
     /// Woken after a commit that opened, updated or cleared alerts (the live stream's feed).
     pub alerts_changed: Arc<tokio::sync::Notify>,
-    /// The HTTP client of webhook deliveries (its TLS trust: [`webhook::client`]).
-    pub webhook_client: reqwest::Client,
 }
 
 impl AlertSettings {
@@ -47,7 +45,6 @@ impl AlertSettings {
             utc_offset_minutes: 8 * 60,
             tick: Duration::from_millis(200),
             alerts_changed: Arc::new(tokio::sync::Notify::new()),
-            webhook_client: webhook::client(None).expect("the platform's TLS roots load"),
         }
     }
 }
@@ -87,7 +84,7 @@ pub fn spawn_workers(store: Store, settings: AlertSettings, shutdown: Cancellati
     }
     {
         let (settings, shutdown) = (settings.clone(), shutdown.clone());
-        let client = settings.webhook_client.clone();
+        let client = webhook::client();
         handles.push(tokio::spawn(async move {
             every(settings.tick, shutdown, || {
                 let now = (settings.clock)();

@@ -10,12 +10,7 @@
 //! A 2xx answer is delivered; anything else (error status, timeout, refused connection) is
 //! retried with exponential backoff (2 s, 4 s, ... up to 10 min) up to 10 attempts, then
 //! marked failed. Every attempt is logged in `delivery_attempts`.
-//!
-//! `https://` receivers are verified against the platform's root certificates plus, when given,
-//! an extra CA (`--webhook-ca-file`, for a receiver with a private CA). A certificate that does
-//! not verify is a failed attempt like any other, logged with the TLS reason.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use eldercare_store::escalation::{DeliveryOutcome, DueDelivery};
@@ -23,27 +18,13 @@ use eldercare_store::{Store, StoreError};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::tls::{self, TlsError};
-
 pub const MAX_ATTEMPTS: i64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// A claimed attempt not finished within this is picked up again (the worker died mid-way).
 const LEASE_MS: i64 = 60_000;
 
-/// The HTTP client of deliveries; `extra_ca` is a PEM file of CA certificates trusted besides the
-/// platform's roots.
-pub fn client(extra_ca: Option<&Path>) -> Result<reqwest::Client, TlsError> {
-    let extra = match extra_ca {
-        Some(path) => tls::read_certs(path, "the webhook CA file")?,
-        None => Vec::new(),
-    };
-    let config = tls::platform_client(extra)?;
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
-        .tls_backend_preconfigured(config)
-        .build()
-        .map_err(|e| TlsError::Setup(e.to_string()))
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(TIMEOUT).connect_timeout(TIMEOUT).build().expect("HTTP client builds")
 }
 
 /// The signature header value of `body` sent at `timestamp_ms`.
@@ -101,8 +82,6 @@ async fn deliver(store: &Store, client: &reqwest::Client, d: &DueDelivery, now_m
         Err(e) => {
             let why = if e.is_timeout() {
                 "timed out".to_owned()
-            } else if let Some(tls) = tls::tls_cause(&e) {
-                format!("TLS failed: {tls}")
             } else if e.is_connect() {
                 "connection failed".to_owned()
             } else {

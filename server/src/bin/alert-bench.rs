@@ -190,6 +190,8 @@ async fn main() -> anyhow::Result<()> {
         utc_offset_minutes: 480,
         trusted_proxies: Vec::new(),
         security: Default::default(),
+        shared_group: None,
+        raw_retention_days: 0,
     })
     .await?;
     let seeded = seed(&server.store, args.samples).await?;

@@ -99,6 +99,8 @@ impl World {
             utc_offset_minutes: 480,
             trusted_proxies: Vec::new(),
             security: Default::default(),
+            shared_group: None,
+            raw_retention_days: 0,
         })
         .await
         .unwrap()

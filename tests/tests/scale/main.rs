@@ -17,9 +17,9 @@ use support::DbKind;
 /// The database every scale test runs on. Switch to `DbKind::Postgres` once the store opens
 /// `postgres://` URLs: the harness then starts its own cluster, and the fault test also
 /// restarts it.
-pub const DATABASE: DbKind = DbKind::Sqlite;
+pub const DATABASE: DbKind = DbKind::Postgres;
 
 /// The group of the servers' MQTT shared subscription, passed as `serve --shared-group <group>`.
 /// `None` until `serve` has that option: then every instance receives every batch (the
 /// harshest case for duplicates), and the test cannot check that the instances split the work.
-pub const SHARED_GROUP: Option<&str> = None;
+pub const SHARED_GROUP: Option<&str> = Some("ingest");
