@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub shared_group: Option<String>,
     /// Raw readings older than this many days are purged; 0 keeps them.
     pub raw_retention_days: u32,
+    /// Ingest transactions at once on PostgreSQL (SQLite has one writer: always 1).
+    pub ingest_workers: usize,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -151,6 +153,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         shared_group: cfg.shared_group.clone(),
         tls: mqtt_tls,
         credentials: security.mqtt_credentials.clone(),
+        workers: cfg.ingest_workers,
     };
     let ingest = tokio::spawn(ingest::run(ingest_cfg, store.clone(), connected.clone(), shutdown.child_token()));
 

@@ -90,8 +90,9 @@ pub struct ServeArgs {
     /// Name of this instance (its MQTT client id is derived from it; keep it stable).
     #[arg(long, env = "ELDERCARE_INSTANCE", default_value = "server-1")]
     pub instance: String,
-    /// The community's offset from UTC in minutes, for night-time rules and duty shifts
-    /// (480 = UTC+8, China Standard Time).
+    /// Offset from UTC in minutes of the duty shifts (480 = UTC+8, China Standard Time). The
+    /// rules use each community's own time zone (set through the API); this offset only stands
+    /// in for a time zone name the bundled tz database does not know.
     #[arg(long, env = "ELDERCARE_UTC_OFFSET_MINUTES", default_value_t = 480, allow_negative_numbers = true)]
     pub utc_offset_minutes: i32,
     /// With several server instances on one broker: the MQTT shared-subscription group they
@@ -105,6 +106,10 @@ pub struct ServeArgs {
     /// forever.
     #[arg(long, env = "ELDERCARE_RAW_RETENTION_DAYS", default_value_t = 0)]
     pub raw_retention_days: u32,
+    /// Ingest transactions running at once on PostgreSQL; each gateway's messages always go to
+    /// the same one. SQLite has a single writer and always uses one.
+    #[arg(long, env = "ELDERCARE_INGEST_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub ingest_workers: u16,
     /// Addresses of reverse proxies whose `X-Forwarded-For` header is trusted for the client's
     /// address (audit log, login lock-out); comma-separated. Empty: the peer address is used.
     #[arg(long, env = "ELDERCARE_TRUSTED_PROXIES", value_delimiter = ',')]

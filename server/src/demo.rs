@@ -193,6 +193,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         security: Default::default(),
         shared_group: None,
         raw_retention_days: 0,
+        ingest_workers: 4,
     })
     .await?;
     let (password, generated) = match args.demo_password {

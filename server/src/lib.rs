@@ -71,6 +71,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         security,
         shared_group: args.shared_group.filter(|g| !g.is_empty()),
         raw_retention_days: args.raw_retention_days,
+        ingest_workers: usize::from(args.ingest_workers),
     })
     .await?;
     match server.mqtt_tls_addr {

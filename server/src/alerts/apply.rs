@@ -1,9 +1,11 @@
 //! Runs the rules inside the ingest transaction and applies what they decide, so an alert
 //! commits with the reading that caused it (or neither does).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use eldercare_store::{NewReading, StoreError, StoreTx, Subject};
+use eldercare_store::{NewReading, RuleRow, StoreError, StoreTx, Subject};
+
+use super::zones::Zones;
 
 use crate::rules::{self, Context, Effect, Observation, ResidentState, Thresholds};
 
@@ -23,11 +25,26 @@ impl Applied {
     }
 }
 
-/// Loads a resident's rule state and thresholds. A state or override that no longer parses
-/// (an older format) is replaced by the default, loudly, rather than stopping ingest.
-pub async fn load(tx: &mut StoreTx, resident_id: i64) -> Result<(ResidentState, Thresholds), StoreError> {
-    let (state, overrides) = tx.rule_inputs(resident_id).await?;
-    Ok(parse(resident_id, state.as_deref(), overrides.as_deref()))
+/// A resident's rule state, thresholds, and offset from UTC now (of the community's time zone).
+pub struct Loaded {
+    pub state: ResidentState,
+    pub thresholds: Thresholds,
+    pub utc_offset_minutes: i32,
+}
+
+/// Loads a resident's rule state, thresholds and time zone (see [`parse`]); a resident not found
+/// gets the defaults and `fallback_offset`.
+pub async fn load(tx: &mut StoreTx, resident_id: i64, fallback_offset: i32, now_ms: i64) -> Result<Loaded, StoreError> {
+    let row = tx.rule_inputs(&[resident_id]).await?.pop();
+    Ok(loaded(resident_id, row.as_ref(), &mut Zones::default(), fallback_offset, now_ms))
+}
+
+fn loaded(resident_id: i64, row: Option<&RuleRow>, zones: &mut Zones, fallback_offset: i32, now_ms: i64) -> Loaded {
+    let (state, thresholds) =
+        parse(resident_id, row.and_then(|r| r.state.as_deref()), row.and_then(|r| r.overrides.as_deref()));
+    let utc_offset_minutes =
+        row.map_or(fallback_offset, |r| zones.offset_minutes(&r.time_zone, now_ms, fallback_offset));
+    Loaded { state, thresholds, utc_offset_minutes }
 }
 
 /// A stored rule state and threshold overrides (JSON), as [`load`] reads them.
@@ -55,15 +72,20 @@ pub fn parse(resident_id: i64, state: Option<&str>, overrides: Option<&str>) -> 
 }
 
 pub async fn save(tx: &mut StoreTx, resident_id: i64, state: &ResidentState, now_ms: i64) -> Result<(), StoreError> {
-    let json = serde_json::to_string(state).expect("rule state serialises");
-    tx.save_rule_state(resident_id, &json, now_ms).await
+    tx.save_rule_states(&[(resident_id, to_json(state))], now_ms).await
 }
 
-/// Evaluates the rules on the readings this batch stored for the first time.
+fn to_json(state: &ResidentState) -> String {
+    serde_json::to_string(state).expect("rule state serialises")
+}
+
+/// Evaluates the rules on the readings this batch stored for the first time. The residents'
+/// states are read (and, on PostgreSQL, locked) in one query and saved in one statement; only
+/// what the rules decide (alerts, timers) costs statements of its own.
 pub async fn on_readings(
     tx: &mut StoreTx,
     fresh: &[&NewReading],
-    utc_offset_minutes: i32,
+    fallback_offset: i32,
     now_ms: i64,
 ) -> Result<Applied, StoreError> {
     let mut by_resident: BTreeMap<i64, Vec<Observation>> = BTreeMap::new();
@@ -75,15 +97,25 @@ pub async fn on_readings(
             time_ms: r.measured_ms,
         });
     }
+    if by_resident.is_empty() {
+        return Ok(Applied::default());
+    }
+    let ids: Vec<i64> = by_resident.keys().copied().collect();
+    let mut rows: HashMap<i64, RuleRow> = tx.rule_inputs(&ids).await?.into_iter().map(|r| (r.resident_id, r)).collect();
+    let mut zones = Zones::default();
     let mut applied = Applied::default();
+    let mut saved = Vec::with_capacity(by_resident.len());
     for (resident_id, mut obs) in by_resident {
         obs.sort_by_key(|o| o.time_ms);
-        let (mut state, thresholds) = load(tx, resident_id).await?;
+        let row = rows.remove(&resident_id);
+        let Loaded { mut state, thresholds, utc_offset_minutes } =
+            loaded(resident_id, row.as_ref(), &mut zones, fallback_offset, now_ms);
         let ctx = Context { thresholds: &thresholds, now_ms, utc_offset_minutes };
         let effects = rules::evaluate(&mut state, &ctx, &obs);
         applied.add(apply(tx, Subject::Resident(resident_id), resident_id, &effects, now_ms).await?);
-        save(tx, resident_id, &state, now_ms).await?;
+        saved.push((resident_id, to_json(&state)));
     }
+    tx.save_rule_states(&saved, now_ms).await?;
     Ok(applied)
 }
 

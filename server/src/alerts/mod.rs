@@ -11,6 +11,7 @@ pub mod escalation;
 pub mod policy;
 pub mod sweeper;
 pub mod webhook;
+pub mod zones;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +31,8 @@ pub fn system_clock() -> Clock {
 #[derive(Clone)]
 pub struct AlertSettings {
     pub clock: Clock,
-    /// The community's offset from UTC, for night-time rules and duty shifts.
+    /// Offset from UTC of the duty shifts, and of the rules for a resident whose community's
+    /// time zone is unknown (the rules use the community's time zone, `org_units.time_zone`).
     pub utc_offset_minutes: i32,
     /// How often the workers look for due work.
     pub tick: Duration,

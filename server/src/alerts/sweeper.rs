@@ -43,8 +43,9 @@ pub async fn fire_timers(store: &Store, settings: &AlertSettings, now_ms: i64) -
         if !tx.claim_timer(resident_id, &key, now_ms).await? {
             continue;
         }
-        let (mut state, thresholds) = apply::load(&mut tx, resident_id).await?;
-        let ctx = Context { thresholds: &thresholds, now_ms, utc_offset_minutes: settings.utc_offset_minutes };
+        let apply::Loaded { mut state, thresholds, utc_offset_minutes } =
+            apply::load(&mut tx, resident_id, settings.utc_offset_minutes, now_ms).await?;
+        let ctx = Context { thresholds: &thresholds, now_ms, utc_offset_minutes };
         let effects = rules::on_timer(&mut state, &ctx, &key);
         let a = apply::apply(&mut tx, Subject::Resident(resident_id), resident_id, &effects, now_ms).await?;
         apply::save(&mut tx, resident_id, &state, now_ms).await?;

@@ -192,6 +192,7 @@ async fn main() -> anyhow::Result<()> {
         security: Default::default(),
         shared_group: None,
         raw_retention_days: 0,
+        ingest_workers: 4,
     })
     .await?;
     let seeded = seed(&server.store, args.samples).await?;

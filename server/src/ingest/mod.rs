@@ -1,11 +1,16 @@
-//! Ingest: MQTT → validate → one database transaction per batch → acknowledge.
+//! Ingest: MQTT → validate → one database transaction per group of batches → acknowledge.
 //!
-//! Two tasks joined by a bounded channel. The MQTT task only polls the rumqttc event loop and
-//! forwards publishes; the worker validates, stores, publishes the gateway's [`Ack`] *after* the
-//! commit, and only then acknowledges the MQTT message (manual acks), so the broker redelivers
-//! anything this process did not finish. The channel cannot fill up: the broker sends at most
-//! `max_inflight` unacknowledged messages, fewer than the channel holds; that window is the
-//! back-pressure from the database to the broker.
+//! The MQTT task only polls the rumqttc event loop and forwards publishes over a bounded channel
+//! to the dispatcher, which hands each message to one of `workers` by its gateway (so one
+//! gateway's batches stay in order and, a home's residents being its own, two workers do not
+//! wait on each other's row locks). A worker takes whatever messages are waiting (group commit),
+//! validates them, stores them in one transaction, publishes each gateway's [`Ack`] *after* the
+//! commit, and reports the messages done; the dispatcher then acknowledges the MQTT messages
+//! (manual acks) in the order they arrived — MQTT 3.1.1 §4.6 asks for that order and rumqttd
+//! refuses anything else — so the broker redelivers anything this process did not finish. The
+//! channels cannot fill up: the broker sends at most `max_inflight` unacknowledged messages,
+//! fewer than a channel holds; that window is the back-pressure from the database to the broker.
+//! Several workers only help on PostgreSQL; SQLite has one writer, so it gets one.
 //!
 //! Whatever arrives, the worker keeps going: a payload it cannot accept is kept in the
 //! dead-letter table with the reason; a database error is retried (never acknowledged) until
@@ -13,9 +18,10 @@
 
 mod validate;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eldercare_gateway::mqtt::MqttUrl;
@@ -45,6 +51,8 @@ pub struct IngestConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Username and password for the broker.
     pub credentials: Option<Credentials>,
+    /// Transactions run at once (one on SQLite whatever is asked).
+    pub workers: usize,
 }
 
 /// A username and password for the MQTT broker; the password never shows in `Debug` or logs.
@@ -90,7 +98,12 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let link =
         tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
-    work(rx, client.clone(), store, cfg.alerts.clone(), shutdown.clone()).await;
+    let workers = match store.dialect() {
+        eldercare_store::Dialect::Sqlite => 1,
+        eldercare_store::Dialect::Postgres => cfg.workers.max(1),
+    };
+    tracing::info!(workers, "ingest started");
+    dispatch(rx, client.clone(), store, cfg.alerts.clone(), workers, shutdown.clone()).await;
     let _ = client.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
     connected.store(false, Ordering::Relaxed);
@@ -142,47 +155,146 @@ async fn drive(
     }
 }
 
-async fn work(
+/// MQTT messages handed to workers, acknowledged to the broker in the order they arrived.
+#[derive(Default)]
+struct AckQueue {
+    /// Position of the front entry.
+    front: u64,
+    /// Each message and whether its worker is done with it.
+    entries: VecDeque<(Publish, bool)>,
+}
+
+impl AckQueue {
+    fn push(&mut self, p: Publish) -> u64 {
+        self.entries.push_back((p, false));
+        self.front + self.entries.len() as u64 - 1
+    }
+
+    fn done(&mut self, position: u64) {
+        if let Some(e) = position.checked_sub(self.front).and_then(|i| self.entries.get_mut(i as usize)) {
+            e.1 = true;
+        }
+    }
+
+    /// The messages at the front that are done, in order.
+    fn take_ready(&mut self) -> Vec<Publish> {
+        let mut ready = Vec::new();
+        while self.entries.front().is_some_and(|e| e.1) {
+            ready.push(self.entries.pop_front().expect("front exists").0);
+            self.front += 1;
+        }
+        ready
+    }
+}
+
+/// Which worker handles a gateway's messages.
+fn shard_of(topic_name: &str, workers: usize) -> usize {
+    let gateway = topic::parse(topic_name).map(|(g, _)| g).unwrap_or("");
+    let mut h = std::hash::DefaultHasher::new();
+    gateway.hash(&mut h);
+    (h.finish() % workers as u64) as usize
+}
+
+async fn dispatch(
     mut rx: mpsc::Receiver<Publish>,
     client: AsyncClient,
     store: Store,
     settings: AlertSettings,
+    workers: usize,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            p = rx.recv() => match p { Some(p) => p, None => return },
+    let queue = Arc::new(Mutex::new(AckQueue::default()));
+    let ready = Arc::new(tokio::sync::Notify::new());
+    let mut shards = Vec::with_capacity(workers);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        shards.push(tx);
+        let w = Worker {
+            client: client.clone(),
+            store: store.clone(),
+            settings: settings.clone(),
+            queue: queue.clone(),
+            ready: ready.clone(),
         };
-        // Group commit: whatever else is already waiting joins this transaction, so a busy
-        // server pays one fsync for many messages instead of one each.
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(p) => group.push(p),
-                Err(_) => break,
-            }
-        }
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            match handle_group(&group, &client, &store, &settings).await {
-                Ok(()) => break,
-                Err(e) => {
-                    metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
-                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "storing failed; will retry, not acknowledged");
-                    tokio::select! {
-                        // Not acknowledged: the broker or the gateway sends it again.
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        for publish in &group {
+        tasks.spawn(w.run(rx, shutdown.clone()));
+    }
+    let ack_ready = async |queue: &Mutex<AckQueue>| {
+        let done = queue.lock().expect("ack queue").take_ready();
+        for publish in &done {
             if let Err(e) = client.ack(publish).await {
                 tracing::warn!(error = %e, "could not acknowledge an MQTT message; it will be redelivered");
             }
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = ready.notified() => ack_ready(&queue).await,
+            p = rx.recv() => {
+                let Some(p) = p else { break };
+                let shard = shard_of(&p.topic, workers);
+                let position = queue.lock().expect("ack queue").push(p.clone());
+                if shards[shard].send((position, p)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Workers finish the group they are storing; what they finished is acknowledged, the rest
+    // is redelivered by the broker (the session is persistent).
+    drop(shards);
+    while tasks.join_next().await.is_some() {}
+    ack_ready(&queue).await;
+}
+
+struct Worker {
+    client: AsyncClient,
+    store: Store,
+    settings: AlertSettings,
+    queue: Arc<Mutex<AckQueue>>,
+    ready: Arc<tokio::sync::Notify>,
+}
+
+impl Worker {
+    async fn run(self, mut rx: mpsc::Receiver<(u64, Publish)>, shutdown: CancellationToken) {
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                p = rx.recv() => match p { Some(p) => p, None => return },
+            };
+            // Group commit: whatever else is already waiting joins this transaction, so a busy
+            // server pays one commit (and a handful of statements) for many messages.
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(p) => group.push(p),
+                    Err(_) => break,
+                }
+            }
+            let messages: Vec<&Publish> = group.iter().map(|(_, p)| p).collect();
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                match handle_group(&messages, &self.client, &self.store, &self.settings).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
+                        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "storing failed; will retry, not acknowledged");
+                        tokio::select! {
+                            // Not acknowledged: the broker or the gateway sends it again.
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+            let mut queue = self.queue.lock().expect("ack queue");
+            for (position, _) in &group {
+                queue.done(*position);
+            }
+            drop(queue);
+            self.ready.notify_one();
         }
     }
 }
@@ -194,7 +306,7 @@ const MAX_GROUP: usize = 64;
 /// acknowledges each to its gateway; anything else in the group is handled on its own.
 /// `Err` only for storage errors: the whole group is retried, and nothing is acknowledged.
 async fn handle_group(
-    group: &[Publish],
+    group: &[&Publish],
     client: &AsyncClient,
     store: &Store,
     settings: &AlertSettings,
@@ -225,22 +337,31 @@ async fn handle_group(
     if batches.is_empty() {
         return Ok(());
     }
-    let mut splits = Vec::with_capacity(batches.len());
-    for (gateway_id, topic, batch) in &batches {
-        let devices: HashMap<String, i64> =
-            store.devices_of_gateway(gateway_id).await?.into_iter().map(|d| (d.device_id, d.resident_id)).collect();
-        splits.push(validate::split(topic, batch, &devices, received));
+    // The devices of every gateway in the group, in one query.
+    let mut gateway_ids: Vec<&str> = batches.iter().map(|(g, _, _)| *g).collect();
+    gateway_ids.sort_unstable();
+    gateway_ids.dedup();
+    let mut devices: HashMap<&str, HashMap<String, i64>> = HashMap::new();
+    let rows = store.devices_of_gateways(&gateway_ids).await?;
+    for d in &rows {
+        devices.entry(d.gateway_id.as_str()).or_default().insert(d.device_id.clone(), d.resident_id);
     }
+    let none = HashMap::new();
+    let splits: Vec<_> = batches
+        .iter()
+        .map(|(gateway_id, topic, batch)| {
+            validate::split(topic, batch, devices.get(gateway_id).unwrap_or(&none), received)
+        })
+        .collect();
     // Readings, refusals and the alerts they raise commit together.
     let mut tx = store.begin().await?;
-    let mut fresh = Vec::new();
-    let (mut stored, mut duplicates, mut refused) = (0, 0, 0);
-    for ((gateway_id, _, _), split) in batches.iter().zip(&splits) {
-        let (outcome, new) = tx.insert_readings(gateway_id, &split.accepted, received).await?;
+    let accepted: Vec<(&str, &[eldercare_store::NewReading])> =
+        batches.iter().zip(&splits).map(|((g, _, _), split)| (*g, split.accepted.as_slice())).collect();
+    let (outcome, fresh) = tx.insert_batches(&accepted, received).await?;
+    let (stored, duplicates) = (outcome.inserted, outcome.duplicates);
+    let mut refused = 0;
+    for split in &splits {
         tx.dead_letters(&split.dead, received).await?;
-        fresh.extend(new);
-        stored += outcome.inserted;
-        duplicates += outcome.duplicates;
         refused += split.rejected.len() as u64;
     }
     let applied = alerts::apply::on_readings(&mut tx, &fresh, settings.utc_offset_minutes, received).await?;
@@ -251,6 +372,7 @@ async fn handle_group(
     }
     metrics::counter!("eldercare_ingest_batches_total").increment(batches.len() as u64);
     metrics::counter!("eldercare_ingest_transactions_total").increment(1);
+    metrics::histogram!("eldercare_ingest_group_batches").record(batches.len() as f64);
     metrics::counter!("eldercare_ingest_readings_total", "outcome" => "stored").increment(stored);
     metrics::counter!("eldercare_ingest_readings_total", "outcome" => "duplicate").increment(duplicates);
     metrics::counter!("eldercare_ingest_readings_total", "outcome" => "dead_letter").increment(refused);
@@ -330,5 +452,49 @@ fn payload_reason(e: &eldercare_schema::PayloadError) -> &'static str {
         UnsupportedVersion { .. } | MissingVersion => "version",
         GatewayMismatch { .. } => "gateway_mismatch",
         TooManyReadings { .. } => "too_many_readings",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(n: u16) -> Publish {
+        let mut p = Publish::new(format!("eldercare/v1/gw/g{n}/readings"), QoS::AtLeastOnce, vec![]);
+        p.pkid = n;
+        p
+    }
+
+    #[test]
+    fn messages_are_acknowledged_in_arrival_order_whoever_finishes_first() {
+        let mut q = AckQueue::default();
+        let positions: Vec<u64> = (1..=4).map(|n| q.push(publish(n))).collect();
+        assert_eq!(positions, [0, 1, 2, 3]);
+        // The third and fourth finish first: nothing can go out before the first.
+        q.done(2);
+        q.done(3);
+        assert!(q.take_ready().is_empty());
+        q.done(0);
+        assert_eq!(q.take_ready().iter().map(|p| p.pkid).collect::<Vec<_>>(), [1]);
+        q.done(1);
+        assert_eq!(q.take_ready().iter().map(|p| p.pkid).collect::<Vec<_>>(), [2, 3, 4]);
+        // Positions keep counting; a stale or unknown position changes nothing.
+        assert_eq!(q.push(publish(5)), 4);
+        q.done(1);
+        q.done(99);
+        assert!(q.take_ready().is_empty());
+        q.done(4);
+        assert_eq!(q.take_ready().iter().map(|p| p.pkid).collect::<Vec<_>>(), [5]);
+    }
+
+    #[test]
+    fn a_gateway_always_goes_to_the_same_worker() {
+        let a = shard_of("eldercare/v1/gw/home-17/readings", 4);
+        assert_eq!(shard_of("eldercare/v1/gw/home-17/status", 4), a);
+        assert!(a < 4);
+        let spread: std::collections::HashSet<usize> =
+            (0..64).map(|i| shard_of(&format!("eldercare/v1/gw/home-{i}/readings"), 4)).collect();
+        assert_eq!(spread.len(), 4, "64 gateways use every worker");
+        assert_eq!(shard_of("not/a/topic", 1), 0);
     }
 }

@@ -48,6 +48,19 @@ impl Store {
         .await?)
     }
 
+    /// The devices bound to any of `gateway_ids`, in one query.
+    pub async fn devices_of_gateways(&self, gateway_ids: &[&str]) -> Result<Vec<DeviceRow>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in gateway_ids.chunks(1000) {
+            let mut q = crate::sql::Sql::new(
+                "select device_id, gateway_id, resident_id, kind from devices where gateway_id in (",
+            );
+            q.list(chunk.iter().copied()).push(")");
+            out.extend(q.query_as::<DeviceRow>().fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+
     /// Stores a batch's accepted readings and its refused ones in one transaction. When this
     /// returns `Ok`, everything is durable and the gateway may be acknowledged.
     pub async fn ingest(
@@ -114,9 +127,9 @@ pub(crate) async fn insert_dead_letter(
 
 /// The newest reading per (resident, metric) of a batch: one upsert row each, since one statement
 /// may not update the same row twice.
-pub(crate) fn newest_per_vital(readings: &[NewReading]) -> Vec<&NewReading> {
+pub(crate) fn newest_per_vital<'r>(readings: &[&'r NewReading]) -> Vec<&'r NewReading> {
     let mut newest: std::collections::HashMap<(i64, Metric), &NewReading> = Default::default();
-    for r in readings {
+    for &r in readings {
         newest
             .entry((r.resident_id, r.metric))
             .and_modify(|cur| {

@@ -34,6 +34,18 @@ pub struct Raised {
     pub level_raised: bool,
 }
 
+/// What the rules engine needs of one resident (see [`StoreTx::rule_inputs`]).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RuleRow {
+    pub resident_id: i64,
+    /// The stored rule state, JSON.
+    pub state: Option<String>,
+    /// Threshold overrides, JSON.
+    pub overrides: Option<String>,
+    /// The IANA time zone of the resident's community (for night-time and daily rules).
+    pub time_zone: String,
+}
+
 pub struct StoreTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
@@ -86,45 +98,66 @@ impl StoreTx {
         Ok(self.tx.commit().await?)
     }
 
-    /// Inserts readings idempotently; returns the counts and the readings that were new (a
-    /// resend returns none, so rules see each reading once). The newest value per vital, the
-    /// devices' last contact and the rollups are kept in the same transaction.
-    ///
-    /// Two transactions storing the same reading at once store it once: on PostgreSQL the second
-    /// waits for the first's uniqueness entry and then skips the row. Rows are written in key
-    /// order so two such batches can not deadlock on each other.
+    /// Inserts one gateway's readings idempotently; see [`StoreTx::insert_batches`].
     pub async fn insert_readings<'r>(
         &mut self,
         gateway_id: &str,
         readings: &'r [NewReading],
         received_ms: i64,
     ) -> Result<(IngestOutcome, Vec<&'r NewReading>), StoreError> {
+        self.insert_batches(&[(gateway_id, readings)], received_ms).await
+    }
+
+    /// Inserts the readings of several gateways' batches idempotently; returns the counts and
+    /// the readings that were new (a resend returns none, so rules see each reading once). The
+    /// newest value per vital, the devices' last contact and the rollups are kept in the same
+    /// transaction. However many batches there are, this costs a fixed handful of statements
+    /// (one per table, more only past ~1,000 rows per statement): on PostgreSQL each statement is
+    /// a round trip, and round trips, not rows, were what limited ingest.
+    ///
+    /// Two transactions storing the same reading at once store it once: on PostgreSQL the second
+    /// waits for the first's uniqueness entry and then skips the row. Rows are written in key
+    /// order so two such batches can not deadlock on each other.
+    pub async fn insert_batches<'r>(
+        &mut self,
+        batches: &[(&str, &'r [NewReading])],
+        received_ms: i64,
+    ) -> Result<(IngestOutcome, Vec<&'r NewReading>), StoreError> {
         let mut outcome = IngestOutcome::default();
-        let mut new_keys: std::collections::HashSet<(String, i64)> = Default::default();
-        let mut ordered: Vec<&NewReading> = readings.iter().collect();
-        ordered.sort_by(|a, b| (&a.device_id, a.seq).cmp(&(&b.device_id, b.seq)));
+        let mut inserted: Vec<(String, String, i64)> = Vec::new();
+        let mut ordered: Vec<(&str, &NewReading)> =
+            batches.iter().flat_map(|(g, rs)| rs.iter().map(move |r| (*g, r))).collect();
+        ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
         for chunk in ordered.chunks(rows_per_statement(self.dialect, 9)) {
             let mut q = Sql::new(
                 "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, \
                  measured_ms, received_ms, time_source) values ",
             );
-            for (i, r) in chunk.iter().enumerate() {
+            for (i, (gateway_id, r)) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "(" } else { ", (" });
-                q.bind(gateway_id).push(", ").bind(r.device_id.as_str()).push(", ").bind(r.seq).push(", ");
+                q.bind(*gateway_id).push(", ").bind(r.device_id.as_str()).push(", ").bind(r.seq).push(", ");
                 q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
                 q.bind(r.measured_ms).push(", ").bind(received_ms).push(", ").bind(r.time_source).push(")");
             }
-            q.push(" on conflict do nothing returning device_id, seq");
-            let rows: Vec<(String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+            q.push(" on conflict do nothing returning gateway_id, device_id, seq");
+            let rows: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
             outcome.inserted += rows.len() as u64;
-            new_keys.extend(rows);
+            inserted.extend(rows);
         }
-        outcome.duplicates = readings.len() as u64 - outcome.inserted;
-        let fresh: Vec<&NewReading> =
-            readings.iter().filter(|r| new_keys.contains(&(r.device_id.clone(), r.seq))).collect();
+        let new_keys: std::collections::HashSet<(&str, &str, i64)> =
+            inserted.iter().map(|(g, d, s)| (g.as_str(), d.as_str(), *s)).collect();
+        outcome.duplicates = ordered.len() as u64 - outcome.inserted;
+        let fresh: Vec<&'r NewReading> = batches
+            .iter()
+            .flat_map(|(g, rs)| rs.iter().map(move |r| (*g, r)))
+            .filter(|(g, r)| new_keys.contains(&(*g, r.device_id.as_str(), r.seq)))
+            .map(|(_, r)| r)
+            .collect();
+        if fresh.is_empty() {
+            return Ok((outcome, fresh));
+        }
 
-        let owned: Vec<NewReading> = fresh.iter().map(|r| (*r).clone()).collect();
-        let mut latest = newest_per_vital(&owned);
+        let mut latest = newest_per_vital(&fresh);
         latest.sort_by_key(|r| (r.resident_id, r.metric.code()));
         for chunk in latest.chunks(rows_per_statement(self.dialect, 5)) {
             let mut q =
@@ -142,7 +175,9 @@ impl StoreTx {
             q.query().execute(&mut *self.tx).await?;
         }
 
-        // Per device: when it was last heard, and its battery, for the silence rules.
+        // Per device: when it was last heard, and its battery, for the silence rules. One
+        // `update ... from (values ...)` for all devices (VALUES columns are column1, column2, ...
+        // on both backends).
         let mut per_device: std::collections::BTreeMap<&str, (i64, Option<f64>)> = Default::default();
         for r in &fresh {
             let e = per_device.entry(r.device_id.as_str()).or_insert((r.measured_ms, None));
@@ -151,16 +186,19 @@ impl StoreTx {
                 e.1 = Some(r.value);
             }
         }
-        for (device_id, (last, battery)) in per_device {
-            sqlx::query(
-                "update devices set last_reading_ms = case when last_reading_ms > $1 then last_reading_ms else $1 end, \
-                 battery_pct = coalesce($2, battery_pct) where device_id = $3",
-            )
-            .bind(last)
-            .bind(battery)
-            .bind(device_id)
-            .execute(&mut *self.tx)
-            .await?;
+        let per_device: Vec<_> = per_device.into_iter().collect();
+        for chunk in per_device.chunks(rows_per_statement(self.dialect, 3)) {
+            let mut q = Sql::new(
+                "update devices set last_reading_ms = case when devices.last_reading_ms > v.column2 \
+                 then devices.last_reading_ms else v.column2 end, \
+                 battery_pct = coalesce(v.column3, devices.battery_pct) from (values ",
+            );
+            for (i, (device_id, (last, battery))) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(*device_id).push(", ").bind(*last).push(", ").bind(*battery).push(")");
+            }
+            q.push(") as v where devices.device_id = v.column1");
+            q.query().execute(&mut *self.tx).await?;
         }
 
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &fresh).await?;
@@ -175,40 +213,51 @@ impl StoreTx {
         Ok(n)
     }
 
-    /// The stored rule state (JSON) and threshold overrides (JSON) of a resident. On PostgreSQL
-    /// this locks the resident's row until the transaction ends, so two instances evaluating
-    /// the same resident's readings take turns instead of overwriting each other's state (lock
-    /// residents in ascending order to avoid deadlocks).
-    pub async fn rule_inputs(&mut self, resident_id: i64) -> Result<(Option<String>, Option<String>), StoreError> {
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("select resident_id from residents where resident_id = $1 for no key update")
-                .bind(resident_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+    /// What the rules need of each of `resident_ids`, in ascending resident order: the stored
+    /// rule state and threshold overrides (JSON) and the community's time zone. One query for
+    /// all of them. On PostgreSQL this locks the residents' rows until the transaction ends (in
+    /// ascending order, so two transactions can not deadlock on them), so two instances
+    /// evaluating the same resident's readings take turns instead of overwriting each other's
+    /// state. Unknown ids are left out.
+    pub async fn rule_inputs(&mut self, resident_ids: &[i64]) -> Result<Vec<RuleRow>, StoreError> {
+        let mut ids = resident_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(rows_per_statement(self.dialect, 1)) {
+            let mut q = Sql::new(
+                "select r.resident_id, s.state, t.overrides, o.time_zone from residents r \
+                 join households h on h.household_id = r.household_id \
+                 join org_units o on o.org_unit_id = h.org_unit_id \
+                 left join resident_rule_state s on s.resident_id = r.resident_id \
+                 left join resident_thresholds t on t.resident_id = r.resident_id \
+                 where r.resident_id in (",
+            );
+            q.list(chunk.iter().copied()).push(") order by r.resident_id");
+            if self.dialect == Dialect::Postgres {
+                q.push(" for no key update of r");
+            }
+            out.extend(q.query_as::<RuleRow>().fetch_all(&mut *self.tx).await?);
         }
-        let state: Option<String> = sqlx::query_scalar("select state from resident_rule_state where resident_id = $1")
-            .bind(resident_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        let overrides: Option<String> =
-            sqlx::query_scalar("select overrides from resident_thresholds where resident_id = $1")
-                .bind(resident_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        Ok((state, overrides))
+        Ok(out)
+    }
+
+    /// Saves the rule state (JSON) of several residents in one statement per ~1,000.
+    pub async fn save_rule_states(&mut self, states: &[(i64, String)], now_ms: i64) -> Result<(), StoreError> {
+        for chunk in states.chunks(rows_per_statement(self.dialect, 3)) {
+            let mut q = Sql::new("insert into resident_rule_state (resident_id, state, updated_ms) values ");
+            for (i, (resident_id, state)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(*resident_id).push(", ").bind(state.as_str()).push(", ").bind(now_ms).push(")");
+            }
+            q.push(" on conflict (resident_id) do update set state = excluded.state, updated_ms = excluded.updated_ms");
+            q.query().execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 
     pub async fn save_rule_state(&mut self, resident_id: i64, state: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into resident_rule_state (resident_id, state, updated_ms) values ($1, $2, $3) \
-             on conflict (resident_id) do update set state = excluded.state, updated_ms = excluded.updated_ms",
-        )
-        .bind(resident_id)
-        .bind(state)
-        .bind(now_ms)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+        self.save_rule_states(&[(resident_id, state.to_owned())], now_ms).await
     }
 
     async fn household_of(&mut self, subject: Subject) -> Result<(Option<i64>, i64), StoreError> {

@@ -335,3 +335,81 @@ async fn a_refresh_token_presented_twice_at_once_rotates_once(backend: Backend) 
     );
     assert!(w.store.user_in_session(user, session).await.unwrap().is_none(), "reuse ends the session");
 }
+
+both!(batches_of_several_gateways_store_in_one_call);
+async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    // A second home, in a grid on Indian time, with a band and a scale.
+    let district = s.create_org_unit(None, OrgKind::District, "D2").await.unwrap();
+    let grid = s.create_org_unit(Some(district), OrgKind::Grid, "G2").await.unwrap();
+    s.set_subtree_time_zone(grid, "Asia/Kolkata").await.unwrap();
+    let household = s.create_household(grid, "H2").await.unwrap();
+    let other = s.create_resident(household, "R2", None).await.unwrap();
+    s.register_gateway("gw2", household).await.unwrap();
+    s.register_device("band2", "gw2", other, "watch").await.unwrap();
+    s.register_device("scale2", "gw2", other, "scale").await.unwrap();
+    let devices = s.devices_of_gateways(&["gw", "gw2", "nobody"]).await.unwrap();
+    let mut ids: Vec<&str> = devices.iter().map(|d| d.device_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["band2", "dev", "scale2"]);
+
+    let reading = |device: &str, resident, seq, metric, value, t| NewReading {
+        device_id: device.into(),
+        seq,
+        resident_id: resident,
+        metric,
+        value,
+        measured_ms: t,
+        time_source: "device",
+    };
+    let first = [hr(w.resident, 1, 60.0, 60_000), hr(w.resident, 2, 64.0, 61_000)];
+    let second = [
+        reading("band2", other, 7, Metric::HeartRate, 80.0, 120_000),
+        reading("band2", other, 8, Metric::Battery, 41.0, 121_000),
+        reading("scale2", other, 1, Metric::BodyWeight, 70.5, 119_000),
+    ];
+    let mut tx = s.begin().await.unwrap();
+    let (outcome, fresh) = tx.insert_batches(&[("gw", &first), ("gw2", &second)], 200_000).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (5, 0));
+    assert_eq!(fresh.len(), 5);
+
+    // A resend of one batch with one new reading: only the new one is fresh.
+    let again = [hr(w.resident, 2, 64.0, 61_000), hr(w.resident, 3, 66.0, 62_000)];
+    let mut tx = s.begin().await.unwrap();
+    let (outcome, fresh) = tx.insert_batches(&[("gw2", &second), ("gw", &again)], 300_000).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (1, 4));
+    assert_eq!(fresh.iter().map(|r| r.seq).collect::<Vec<_>>(), [3]);
+    assert_eq!(s.count_readings().await.unwrap(), 6);
+
+    // The newest value per vital, each device's last contact and battery.
+    let latest = s.latest_vitals(w.resident).await.unwrap();
+    assert_eq!(latest.iter().map(|v| (v.metric, v.value)).collect::<Vec<_>>(), [(Metric::HeartRate, 66.0)]);
+    let latest = s.latest_vitals(other).await.unwrap();
+    let mut got: Vec<_> = latest.iter().map(|v| (v.metric.code(), v.value)).collect();
+    got.sort_by(|a, b| a.0.cmp(b.0));
+    let mut want =
+        vec![(Metric::HeartRate.code(), 80.0), (Metric::Battery.code(), 41.0), (Metric::BodyWeight.code(), 70.5)];
+    want.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(got, want);
+    let (_, devices) = s.silence_inputs().await.unwrap();
+    let seen: std::collections::HashMap<String, (Option<i64>, Option<f64>)> =
+        devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect();
+    assert_eq!(seen["dev"], (Some(62_000), None));
+    assert_eq!(seen["band2"], (Some(121_000), Some(41.0)));
+    assert_eq!(seen["scale2"], (Some(119_000), None));
+
+    // The rules' inputs of both residents in one call, in resident order, with their zones.
+    let mut tx = s.begin().await.unwrap();
+    tx.save_rule_states(&[(other, "{\"b\":2}".into()), (w.resident, "{\"a\":1}".into())], 5).await.unwrap();
+    let rows = tx.rule_inputs(&[other, w.resident, other, 999_999]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut want = vec![
+        (w.resident, Some("{\"a\":1}".to_owned()), "Asia/Shanghai".to_owned()),
+        (other, Some("{\"b\":2}".to_owned()), "Asia/Kolkata".to_owned()),
+    ];
+    want.sort_by_key(|r| r.0);
+    assert_eq!(rows.into_iter().map(|r| (r.resident_id, r.state, r.time_zone)).collect::<Vec<_>>(), want);
+}

@@ -101,6 +101,7 @@ impl World {
             security: Default::default(),
             shared_group: None,
             raw_retention_days: 0,
+            ingest_workers: 4,
         })
         .await
         .unwrap()
