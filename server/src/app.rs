@@ -136,6 +136,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         broker: mqtt_url.clone(),
         client_id: format!("eldercare-{}-binding", cfg.instance),
         poll_every: std::time::Duration::from_secs(2),
+        tls: mqtt_tls.clone(),
+        credentials: security.mqtt_credentials.clone(),
     };
     workers.push(tokio::spawn(crate::binding::run(binding_cfg, store.clone(), shutdown.child_token())));
     if cfg.raw_retention_days > 0 {

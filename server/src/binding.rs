@@ -30,6 +30,9 @@ pub struct BindingConfig {
     pub client_id: String,
     /// How often the store is asked whether devices changed.
     pub poll_every: Duration,
+    /// TLS and credentials, as ingest uses them.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub credentials: Option<crate::ingest::Credentials>,
 }
 
 /// Groups the rows by gateway (gateways without devices get an empty list).
@@ -60,6 +63,7 @@ fn fingerprint(devices: &[BoundDevice]) -> u64 {
 pub async fn run(cfg: BindingConfig, store: Store, shutdown: CancellationToken) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.broker.host.clone(), cfg.broker.port);
     opts.set_keep_alive(Duration::from_secs(30)).set_clean_session(true);
+    crate::ingest::secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
     let (client, mut eventloop) = AsyncClient::new(opts, 64);
     // Counts connections, so that each new one republishes everything.
     let (connections_tx, mut connections) = watch::channel(0u64);

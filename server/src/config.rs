@@ -90,9 +90,10 @@ pub struct ServeArgs {
     /// Name of this instance (its MQTT client id is derived from it; keep it stable).
     #[arg(long, env = "ELDERCARE_INSTANCE", default_value = "server-1")]
     pub instance: String,
-    /// Offset from UTC in minutes of the duty shifts (480 = UTC+8, China Standard Time). The
-    /// rules use each community's own time zone (set through the API); this offset only stands
-    /// in for a time zone name the bundled tz database does not know.
+    /// Offset from UTC in minutes (480 = UTC+8, China Standard Time) used only where a
+    /// community's time zone is not known to the bundled tz database: the rules (nights, days)
+    /// and the duty shifts of escalation use each community's own time zone, set through the API
+    /// (`PATCH /api/v1/org-units/{id}`, default Asia/Shanghai).
     #[arg(long, env = "ELDERCARE_UTC_OFFSET_MINUTES", default_value_t = 480, allow_negative_numbers = true)]
     pub utc_offset_minutes: i32,
     /// With several server instances on one broker: the MQTT shared-subscription group they

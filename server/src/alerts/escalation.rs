@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::AlertSettings;
 use super::policy::{self, Target};
+use super::zones::Zones;
 use crate::rules::Level;
 
 const MINUTE_MS: i64 = 60_000;
@@ -16,8 +17,9 @@ const MINUTE_MS: i64 = 60_000;
 /// Handles every escalation due at `now_ms`; returns how many steps were taken.
 pub async fn run_once(store: &Store, settings: &AlertSettings, now_ms: i64) -> Result<usize, StoreError> {
     let mut taken = 0;
+    let mut zones = Zones::default();
     for alert in store.due_escalations(now_ms, 100).await? {
-        if step(store, settings, &alert, now_ms).await? {
+        if step(store, settings, &mut zones, &alert, now_ms).await? {
             taken += 1;
         }
     }
@@ -28,7 +30,13 @@ fn local_minute(now_ms: i64, utc_offset_minutes: i32) -> i64 {
     (now_ms / MINUTE_MS + utc_offset_minutes as i64).rem_euclid(1440)
 }
 
-async fn step(store: &Store, settings: &AlertSettings, a: &DueAlert, now_ms: i64) -> Result<bool, StoreError> {
+async fn step(
+    store: &Store,
+    settings: &AlertSettings,
+    zones: &mut Zones,
+    a: &DueAlert,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
     let Some(level) = Level::parse(&a.level) else {
         tracing::error!(alert_id = a.alert_id, level = %a.level, "alert with an unknown level: not escalated");
         return Ok(false);
@@ -45,7 +53,12 @@ async fn step(store: &Store, settings: &AlertSettings, a: &DueAlert, now_ms: i64
         }
     }
     let (targets, next_in_min) = policy::at_step(level, a.escalation_step);
-    let minute = local_minute(now_ms, settings.utc_offset_minutes);
+    // Shifts are in the local time of the home's community.
+    let offset = match store.household_time_zone(a.household_id).await? {
+        Some(tz) => zones.offset_minutes(&tz, now_ms, settings.utc_offset_minutes),
+        None => settings.utc_offset_minutes,
+    };
+    let minute = local_minute(now_ms, offset);
     let mut users: Vec<(i64, &'static str)> = Vec::new();
     for t in targets {
         let found = match (t, t.tier()) {

@@ -31,8 +31,8 @@ pub fn system_clock() -> Clock {
 #[derive(Clone)]
 pub struct AlertSettings {
     pub clock: Clock,
-    /// Offset from UTC of the duty shifts, and of the rules for a resident whose community's
-    /// time zone is unknown (the rules use the community's time zone, `org_units.time_zone`).
+    /// Offset from UTC where a community's time zone (`org_units.time_zone`, which the rules and
+    /// the duty shifts use) is not known to the bundled tz database.
     pub utc_offset_minutes: i32,
     /// How often the workers look for due work.
     pub tick: Duration,

@@ -68,6 +68,21 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Connects over TLS and logs in with the credentials, when given (every MQTT client of the
+/// server: ingest and the binding publisher).
+pub(crate) fn secure(
+    opts: &mut MqttOptions,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    credentials: Option<&Credentials>,
+) {
+    if let Some(tls) = tls {
+        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
+    }
+    if let Some(c) = credentials {
+        opts.set_credentials(c.username.clone(), c.password.clone());
+    }
+}
+
 /// Starts ingest; returns when `shutdown` is cancelled and the current message is finished.
 pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, shutdown: CancellationToken) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.broker.host.clone(), cfg.broker.port);
@@ -79,12 +94,7 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
             crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
             crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
         );
-    if let Some(tls) = &cfg.tls {
-        opts.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
-    }
-    if let Some(c) = &cfg.credentials {
-        opts.set_credentials(c.username.clone(), c.password.clone());
-    }
+    secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
     let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
     let mut net = rumqttc::NetworkOptions::new();
     net.set_tcp_nodelay(true);

@@ -48,6 +48,17 @@ impl Store {
         .await?)
     }
 
+    /// The time zone of the unit a household belongs to (`None`: no such household).
+    pub async fn household_time_zone(&self, household_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select o.time_zone from households h join org_units o on o.org_unit_id = h.org_unit_id \
+             where h.household_id = $1",
+        )
+        .bind(household_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Sets the time zone of a unit and of every unit under it; returns how many changed.
     pub async fn set_subtree_time_zone(&self, org_unit_id: i64, time_zone: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(

@@ -321,7 +321,9 @@ async fn fall_not_cancelled_is_critical_after_the_window_and_a_cancelled_one_is_
     let (_, list) = get(w.http(), &caregiver, "/api/v1/alerts").await;
     assert!(list.as_array().unwrap().is_empty(), "no alert inside the cancel window: {list}");
 
-    clock.advance_s(31);
+    // The falls were measured on the gateways' (real) clocks, which ran on while the test
+    // started up: 31 s past the later of the two clocks is past Chen's window on both.
+    clock.advance_past_real_s(31);
     let fall = eventually("the fall alert", || async {
         let (_, list) = get(w.http(), &caregiver, "/api/v1/alerts").await;
         list.as_array()?.iter().find(|a| a["condition"] == "fall").cloned()
@@ -587,5 +589,53 @@ async fn per_resident_thresholds_are_checked_recorded_and_applied() {
     })
     .await;
     assert_eq!(alert["level"], "critical");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duty_shifts_follow_the_community_time_zone() {
+    let clock = ManualClock::starting_now();
+    let w = World::seeded(Some(clock.clone())).await;
+    let store = &w.server().store;
+    let caregiver_id = user_id(&w, "caregiver").await;
+    let grid = store
+        .visible_residents(&eldercare_store::Viewer { user_id: caregiver_id, role: Role::Caregiver })
+        .await
+        .unwrap()[0]
+        .grid_id;
+    // Wang Jianguo's grid moves to New York time. Two backups: one on shift around the time of
+    // the first escalation step in New York, one around that time in Shanghai (the server's
+    // default offset): only the first is on duty.
+    store.set_subtree_time_zone(grid, "America/New_York").await.unwrap();
+    let step_at = clock.now() + 5 * 60_000;
+    let local = |zone: &str| {
+        let offset = eldercare_server::alerts::zones::Zones::default().offset_minutes(zone, step_at, 0) as i64;
+        (step_at / 60_000 + offset).rem_euclid(1440)
+    };
+    let hash = eldercare_mobile_api::password::hash_password(PASSWORD).unwrap();
+    let mut backups = Vec::new();
+    for (name, zone) in [("backup-ny", "America/New_York"), ("backup-sh", "Asia/Shanghai")] {
+        let user = store.create_user(name, &hash, Role::Caregiver, name).await.unwrap();
+        store.grant_scope(user, grid).await.unwrap();
+        let m = local(zone);
+        store.add_duty_shift(user, grid, "backup", (m - 20).rem_euclid(1440), (m + 20).rem_euclid(1440)).await.unwrap();
+        backups.push(user);
+    }
+
+    let caregiver = login(w.http(), "caregiver").await;
+    let gw = TestGateway::start("gw-wang", &w.broker, &w.outbox_dir("gw-wang"));
+    let alert = critical_spo2(&w, &gw, &caregiver).await;
+    eventually("step 0", || async {
+        let d = alert_detail(&w, &caregiver, alert).await;
+        kinds(&d).contains(&"notified".to_owned()).then_some(())
+    })
+    .await;
+    clock.advance_min(5);
+    let detail = eventually("step 1", || async {
+        let d = alert_detail(&w, &caregiver, alert).await;
+        kinds(&d).contains(&"escalated".to_owned()).then_some(d)
+    })
+    .await;
+    assert_eq!(step_users(&detail, 1), vec![backups[0]], "the backup on shift in New York, not in Shanghai");
     gw.stop().await;
 }

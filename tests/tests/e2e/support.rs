@@ -46,6 +46,12 @@ impl ManualClock {
     pub fn advance_s(&self, seconds: i64) {
         self.0.fetch_add(seconds * 1_000, std::sync::atomic::Ordering::SeqCst);
     }
+    /// Sets the clock `seconds` past the later of itself and the real clock (which readings
+    /// fed through a gateway are stamped with).
+    pub fn advance_past_real_s(&self, seconds: i64) {
+        let base = self.now().max(eldercare_gateway::now_ms());
+        self.0.store(base + seconds * 1_000, std::sync::atomic::Ordering::SeqCst);
+    }
     fn as_clock(&self) -> eldercare_server::alerts::Clock {
         let c = self.0.clone();
         Arc::new(move || c.load(std::sync::atomic::Ordering::SeqCst))
