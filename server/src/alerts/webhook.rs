@@ -248,6 +248,17 @@ mod tests {
         outer.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    #[tokio::test]
+    async fn our_client_and_any_reqwest_client_build_side_by_side() {
+        // reqwest::Client::new() panicked in every crate of the workspace once reqwest's
+        // provider-less rustls was turned on for webhooks; ours brings its own provider.
+        let ours = Client::platform();
+        let _theirs = reqwest::Client::new();
+        let refused = ours.post_json("ftp://127.0.0.1/hook", &[], "{}".into()).await;
+        assert!(matches!(refused, Err(AttemptError::Url(_))), "{refused:?}");
+        assert!(matches!(ours.post_json("not a url", &[], "{}".into()).await, Err(AttemptError::Url(_))));
+    }
+
     #[test]
     fn backoff_doubles_and_caps() {
         assert_eq!(backoff_ms(0), 2_000);
