@@ -35,6 +35,9 @@ pub struct Security {
     pub mqtt_client_tls: Option<MqttClientTls>,
     /// Username and password for the external broker.
     pub mqtt_credentials: Option<ingest::Credentials>,
+    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
+    /// platform's roots (a receiver with a private CA).
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 /// TLS to the external broker.
@@ -129,6 +132,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let mut alert_settings = AlertSettings::new(cfg.clock.clone().unwrap_or_else(alerts::system_clock));
     alert_settings.utc_offset_minutes = cfg.utc_offset_minutes;
+    if let Some(ca) = &security.webhook_ca_file {
+        alert_settings.webhook_client = alerts::webhook::Client::new(Some(ca))?;
+    }
     let alert_settings_live = alert_settings.alerts_changed.clone();
     let mut workers = alerts::spawn_workers(store.clone(), alert_settings.clone(), shutdown.child_token());
     // Each gateway's device binding, pushed retained over MQTT.

@@ -38,6 +38,8 @@ pub struct AlertSettings {
     pub tick: Duration,
     /// Woken after a commit that opened, updated or cleared alerts (the live stream's feed).
     pub alerts_changed: Arc<tokio::sync::Notify>,
+    /// The HTTP(S) client of webhook deliveries (its TLS trust: [`webhook::Client::new`]).
+    pub webhook_client: webhook::Client,
 }
 
 impl AlertSettings {
@@ -47,6 +49,7 @@ impl AlertSettings {
             utc_offset_minutes: 8 * 60,
             tick: Duration::from_millis(200),
             alerts_changed: Arc::new(tokio::sync::Notify::new()),
+            webhook_client: webhook::Client::platform(),
         }
     }
 }
@@ -86,7 +89,7 @@ pub fn spawn_workers(store: Store, settings: AlertSettings, shutdown: Cancellati
     }
     {
         let (settings, shutdown) = (settings.clone(), shutdown.clone());
-        let client = webhook::client();
+        let client = settings.webhook_client.clone();
         handles.push(tokio::spawn(async move {
             every(settings.tick, shutdown, || {
                 let now = (settings.clock)();

@@ -7,24 +7,142 @@
 //! X-Eldercare-Delivery: <notification id>   (the same on every retry: receivers deduplicate on it)
 //! ```
 //!
-//! A 2xx answer is delivered; anything else (error status, timeout, refused connection) is
-//! retried with exponential backoff (2 s, 4 s, ... up to 10 min) up to 10 attempts, then
-//! marked failed. Every attempt is logged in `delivery_attempts`.
+//! A 2xx answer is delivered; anything else (error status, timeout, refused connection, a
+//! certificate that does not verify) is retried with exponential backoff (2 s, 4 s, ... up to
+//! 10 min) up to 10 attempts, then marked failed. Every attempt is logged in
+//! `delivery_attempts`, with the reason of a failure ("TLS failed: invalid peer certificate:
+//! UnknownIssuer").
+//!
+//! `https://` receivers are verified against the platform's root certificates plus, when given,
+//! an extra CA file (a receiver with a private CA). The client is hyper's over hyper-rustls with
+//! our own rustls configuration (the `ring` provider, [`crate::tls`]), not reqwest: reqwest 0.13's
+//! rustls features either build aws-lc-rs or leave every `reqwest::Client::new()` in the process
+//! panicking for want of a process-wide provider.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use eldercare_store::escalation::{DeliveryOutcome, DueDelivery};
 use eldercare_store::{Store, StoreError};
 use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use sha2::Sha256;
+
+use crate::tls::{self, TlsError};
 
 pub const MAX_ATTEMPTS: i64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// A claimed attempt not finished within this is picked up again (the worker died mid-way).
 const LEASE_MS: i64 = 60_000;
+/// Of a receiver's answer only the status matters; its body is read (so the connection can be
+/// reused) up to this size.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(TIMEOUT).connect_timeout(TIMEOUT).build().expect("HTTP client builds")
+/// The HTTP(S) client of deliveries. Cheap to clone (one connection pool).
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("webhook::Client").finish_non_exhaustive()
+    }
+}
+
+/// Why an attempt failed, as the delivery log records it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttemptError {
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed")]
+    Connect,
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    #[error("invalid URL: {0}")]
+    Url(String),
+    #[error("{0}")]
+    Http(String),
+}
+
+impl Client {
+    /// Trusts the platform's root certificates plus the CA certificates of `extra_ca` (a PEM
+    /// file). Fails on an unreadable or invalid CA file, or when no root at all can be trusted.
+    pub fn new(extra_ca: Option<&Path>) -> Result<Client, TlsError> {
+        let extra = match extra_ca {
+            Some(path) => tls::read_certs(path, "the webhook CA file")?,
+            None => Vec::new(),
+        };
+        Ok(Client::with_tls(tls::platform_client(extra)?))
+    }
+
+    /// Trusts the platform's root certificates. Never fails: on a system without any, `https://`
+    /// deliveries fail (each attempt logged with the reason) and `http://` ones still work.
+    pub fn platform() -> Client {
+        match Client::new(None) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "no trusted root certificates: https:// webhooks will fail");
+                Client::with_tls(tls::untrusting_client(e.to_string()))
+            }
+        }
+    }
+
+    /// A client with this TLS configuration for `https://`.
+    pub fn with_tls(config: rustls::ClientConfig) -> Client {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(TIMEOUT));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Client { http: HyperClient::builder(TokioExecutor::new()).build(https) }
+    }
+
+    /// POSTs `body` as JSON with `headers`; the answer's status, within [`TIMEOUT`].
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<hyper::StatusCode, AttemptError> {
+        let uri: hyper::Uri =
+            url.parse().map_err(|e: hyper::http::uri::InvalidUri| AttemptError::Url(e.to_string()))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(AttemptError::Url(format!("{url} is not an http:// or https:// URL")));
+        }
+        let mut req = hyper::Request::post(uri).header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| AttemptError::Http(e.to_string()))?;
+        let exchange = async {
+            let res = self.http.request(req).await.map_err(|e| classify(&e))?;
+            let status = res.status();
+            // Drained so the connection can be reused; what it says does not matter.
+            let _ = Limited::new(res.into_body(), MAX_ANSWER_BYTES).collect().await;
+            Ok(status)
+        };
+        tokio::time::timeout(TIMEOUT, exchange).await.unwrap_or(Err(AttemptError::Timeout))
+    }
+}
+
+fn classify(e: &hyper_util::client::legacy::Error) -> AttemptError {
+    if let Some(why) = tls::tls_cause(e) {
+        AttemptError::Tls(why)
+    } else if e.is_connect() {
+        AttemptError::Connect
+    } else {
+        AttemptError::Http(e.to_string())
+    }
 }
 
 /// The signature header value of `body` sent at `timestamp_ms`.
@@ -43,7 +161,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 }
 
 /// Attempts every delivery due at `now_ms`; returns how many were attempted.
-pub async fn run_once(store: &Store, client: &reqwest::Client, now_ms: i64) -> Result<usize, StoreError> {
+pub async fn run_once(store: &Store, client: &Client, now_ms: i64) -> Result<usize, StoreError> {
     let due = store.due_deliveries(now_ms, 20).await?;
     let mut attempted = 0;
     for d in due {
@@ -56,17 +174,14 @@ pub async fn run_once(store: &Store, client: &reqwest::Client, now_ms: i64) -> R
     Ok(attempted)
 }
 
-async fn deliver(store: &Store, client: &reqwest::Client, d: &DueDelivery, now_ms: i64) -> Result<(), StoreError> {
+async fn deliver(store: &Store, client: &Client, d: &DueDelivery, now_ms: i64) -> Result<(), StoreError> {
     let started = Instant::now();
-    let result = client
-        .post(&d.url)
-        .header("content-type", "application/json")
-        .header("x-eldercare-timestamp", now_ms.to_string())
-        .header("x-eldercare-signature", sign(&d.secret, now_ms, &d.payload))
-        .header("x-eldercare-delivery", d.notification_id.to_string())
-        .body(d.payload.clone())
-        .send()
-        .await;
+    let headers = [
+        ("x-eldercare-timestamp", now_ms.to_string()),
+        ("x-eldercare-signature", sign(&d.secret, now_ms, &d.payload)),
+        ("x-eldercare-delivery", d.notification_id.to_string()),
+    ];
+    let result = client.post_json(&d.url, &headers, d.payload.clone()).await;
     let duration_ms = started.elapsed().as_millis() as i64;
     let attempts = d.attempts + 1;
     let retry = || {
@@ -77,17 +192,14 @@ async fn deliver(store: &Store, client: &reqwest::Client, d: &DueDelivery, now_m
         }
     };
     let (code, error, outcome) = match result {
-        Ok(res) if res.status().is_success() => (Some(res.status().as_u16() as i64), None, DeliveryOutcome::Delivered),
-        Ok(res) => (Some(res.status().as_u16() as i64), Some(format!("HTTP {}", res.status())), retry()),
+        Ok(status) if status.is_success() => (Some(status.as_u16() as i64), None, DeliveryOutcome::Delivered),
+        Ok(status) => (Some(status.as_u16() as i64), Some(format!("HTTP {status}")), retry()),
         Err(e) => {
-            let why = if e.is_timeout() {
-                "timed out".to_owned()
-            } else if e.is_connect() {
-                "connection failed".to_owned()
-            } else {
-                e.to_string()
-            };
-            (None, Some(why), retry())
+            if let AttemptError::Tls(why) = &e {
+                // Does not mend by retrying alone: the receiver's certificate or our trust is wrong.
+                tracing::warn!(webhook = d.webhook_id, reason = %why, "webhook receiver's TLS refused");
+            }
+            (None, Some(e.to_string()), retry())
         }
     };
     match outcome {
@@ -134,6 +246,17 @@ mod tests {
         let inner = Sha256::new().chain_update(&ipad).chain_update(msg.as_bytes()).finalize();
         let outer = Sha256::new().chain_update(&opad).chain_update(inner).finalize();
         outer.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[tokio::test]
+    async fn our_client_and_any_reqwest_client_build_side_by_side() {
+        // reqwest::Client::new() panicked in every crate of the workspace once reqwest's
+        // provider-less rustls was turned on for webhooks; ours brings its own provider.
+        let ours = Client::platform();
+        let _theirs = reqwest::Client::new();
+        let refused = ours.post_json("ftp://127.0.0.1/hook", &[], "{}".into()).await;
+        assert!(matches!(refused, Err(AttemptError::Url(_))), "{refused:?}");
+        assert!(matches!(ours.post_json("not a url", &[], "{}".into()).await, Err(AttemptError::Url(_))));
     }
 
     #[test]

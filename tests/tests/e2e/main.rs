@@ -8,3 +8,4 @@ mod binding;
 mod durability;
 mod pipeline;
 mod support;
+mod tls;
