@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// forever.
     #[arg(long, env = "ELDERCARE_RAW_RETENTION_DAYS", default_value_t = 0)]
     pub raw_retention_days: u32,
+    /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
+    /// platform's root certificates (for a receiver with a private CA).
+    #[arg(long, env = "ELDERCARE_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
     /// Ingest transactions running at once on PostgreSQL; each gateway's messages always go to
     /// the same one. SQLite has a single writer and always uses one.
     #[arg(long, env = "ELDERCARE_INGEST_WORKERS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]

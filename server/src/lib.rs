@@ -58,8 +58,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    // `webhook_ca_file: args.webhook_ca_file` once config.rs has --webhook-ca-file.
-    let security = Security { mqtt_tls_listener, mqtt_client_tls, mqtt_credentials, webhook_ca_file: None };
+    let security =
+        Security { mqtt_tls_listener, mqtt_client_tls, mqtt_credentials, webhook_ca_file: args.webhook_ca_file };
     let server = start(ServerConfig {
         database_url: args.database_url,
         http_addr: args.http_addr,
