@@ -127,26 +127,30 @@ fn a_binding_changed_on_the_server_changes_the_connected_devices_without_a_resta
                 (unbound && !r.device(BAND).connected).then_some(r.device(BAND).connects)
             })
             .await;
-            // Whatever the band sent before it was let go is stored (or on its way); then nothing.
-            let band_readings = wait_for("the band's last readings", PATIENCE, || async {
-                gw.outbox.is_empty().unwrap().then_some(())?;
-                Some(stored(&w, resident_id, BAND, Metric::HeartRate).await)
-            })
-            .await;
             let band_connects = fake.report().device(BAND).connects;
             // The band's readings taken between the move on the server and the new binding reaching
             // the gateway (the server publishes within its poll, 2 s) are no longer this gateway's:
-            // the server dead-letters them, with the reason. After the band was let go, no more.
+            // the server dead-letters them, with the reason. Once those are through (the oximeter's
+            // later readings are stored, the outbox is empty), nothing more of the band comes.
             let dead_letters = || async { w.server().store.recent_dead_letters(1000).await.unwrap() };
+            let more_oximeter_readings = |what: &'static str| {
+                let (w, fake, gw) = (&w, &fake, &gw);
+                async move {
+                    let readings = stored(w, resident_id, NEW_OXIMETER_ID, Metric::Spo2).await;
+                    let adverts = fake.report().device(BAND).advertisements;
+                    wait_for(what, PATIENCE, || async {
+                        let more = stored(w, resident_id, NEW_OXIMETER_ID, Metric::Spo2).await >= readings + 5;
+                        let advertising = fake.report().device(BAND).advertisements > adverts + 2;
+                        (more && advertising && gw.outbox.is_empty().unwrap()).then_some(())
+                    })
+                    .await
+                }
+            };
+            more_oximeter_readings("the band's last readings through").await;
+            let band_readings = stored(&w, resident_id, BAND, Metric::HeartRate).await;
             let dead_at_let_go = dead_letters().await.len();
-            let oximeter_readings = stored(&w, resident_id, NEW_OXIMETER_ID, Metric::Spo2).await;
-            let adverts = fake.report().device(BAND).advertisements;
             // The gateway goes on: more oximeter readings, while the band keeps advertising.
-            wait_for("more oximeter readings while the band advertises", PATIENCE, || async {
-                let more = stored(&w, resident_id, NEW_OXIMETER_ID, Metric::Spo2).await >= oximeter_readings + 5;
-                (more && fake.report().device(BAND).advertisements > adverts + 2).then_some(())
-            })
-            .await;
+            more_oximeter_readings("more oximeter readings while the band advertises").await;
             let r = fake.report();
             println!("band: {:?}\noximeter: {:?}\n{ble:?}", r.device(BAND), r.device(NEW_OXIMETER));
             assert_eq!(r.device(BAND).connects, band_connects, "the band is not connected again");
