@@ -38,6 +38,24 @@ pub fn glucose_mark(device_id: &str) -> String {
     format!("glucose_seq/{device_id}")
 }
 
+/// The prefix of the outbox marks recording which stored pulse oximeter records of a device were
+/// already forwarded: one mark per distinct record, `plx_record/<device>/<record bytes in hex>`,
+/// valued with how many records with exactly those bytes the device held that were forwarded
+/// (see `ble::records` for why records are recognised by their bytes).
+pub fn plx_record_prefix(device_id: &str) -> String {
+    format!("plx_record/{device_id}/")
+}
+
+/// The mark of one pulse oximeter record (see [`plx_record_prefix`]).
+pub fn plx_record_mark(device_id: &str, record: &[u8]) -> String {
+    format!("{}{}", plx_record_prefix(device_id), hex::encode(record))
+}
+
+/// The record bytes a [`plx_record_mark`] key names, if it is one under `prefix`.
+pub fn plx_record_of_mark(prefix: &str, key: &str) -> Option<Vec<u8>> {
+    hex::decode(key.strip_prefix(prefix)?).ok()
+}
+
 /// Notes that a device was heard from (and its battery level, if this was one).
 pub fn note_seen(board: &DeviceBoard, device_id: &str, readings: &[NewReading], at_ms: i64) {
     let Ok(mut board) = board.lock() else { return };

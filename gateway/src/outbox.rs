@@ -40,7 +40,8 @@ use thiserror::Error;
 const READINGS: TableDefinition<u64, &[u8]> = TableDefinition::new("readings");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Per-device positions in their stored records (e.g. the last glucose sequence number
-/// forwarded), committed in the same transaction as the readings that carried them.
+/// forwarded, or which pulse oximeter records were taken), committed in the same transaction as
+/// the readings that carried them.
 const MARKS: TableDefinition<&str, u64> = TableDefinition::new("record_marks");
 const NEXT_SEQ: &str = "next_seq";
 const EVICTED: &str = "evicted";
@@ -91,9 +92,19 @@ struct Stored {
     s: TimeSource,
 }
 
+/// A change to the record marks, committed with readings (see [`Outbox::push_with_updates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkUpdate {
+    /// Raise mark `key` to at least `value` (never lowered).
+    Raise(String, u64),
+    /// Replace every mark whose key starts with `prefix` by `marks` (whose keys must start with
+    /// `prefix`): marks that are not in `marks` are deleted, the others set, also lower.
+    Replace { prefix: String, marks: Vec<(String, u64)> },
+}
+
 enum Op {
-    /// Serialised readings, and marks to raise.
-    Push(Vec<Vec<u8>>, Vec<(String, u64)>),
+    /// Serialised readings, and mark updates to apply in order.
+    Push(Vec<Vec<u8>>, Vec<MarkUpdate>),
     Remove(Vec<u64>),
 }
 
@@ -160,7 +171,14 @@ impl Outbox {
     /// durable transaction: a mark says "everything up to here is in the outbox", so it can
     /// never get ahead of the readings (after a crash both are there, or neither).
     pub fn push_with_marks(&self, readings: &[NewReading], marks: &[(String, u64)]) -> Result<Vec<u64>, OutboxError> {
-        if readings.is_empty() && marks.is_empty() {
+        let updates: Vec<MarkUpdate> = marks.iter().map(|(k, v)| MarkUpdate::Raise(k.clone(), *v)).collect();
+        self.push_with_updates(readings, &updates)
+    }
+
+    /// Like [`Outbox::push`], and applies the mark updates, in order, in the same durable
+    /// transaction.
+    pub fn push_with_updates(&self, readings: &[NewReading], updates: &[MarkUpdate]) -> Result<Vec<u64>, OutboxError> {
+        if readings.is_empty() && updates.is_empty() {
             return Ok(Vec::new());
         }
         let rows = readings
@@ -170,7 +188,7 @@ impl Outbox {
                 serde_json::to_vec(&stored).expect("outbox entry serialises")
             })
             .collect();
-        match self.submit(Op::Push(rows, marks.to_vec()))? {
+        match self.submit(Op::Push(rows, updates.to_vec()))? {
             Done::Pushed(seqs) => Ok(seqs),
             Done::Removed(_) => unreachable!("a push yields seqs"),
         }
@@ -239,11 +257,32 @@ impl Outbox {
             let first = next;
             for (_, op) in batch {
                 match op {
-                    Op::Push(rows, new_marks) => {
-                        for (key, value) in new_marks {
-                            let old = marks.get(key.as_str())?.map(|g| g.value());
-                            if old.is_none_or(|old| old < value) {
-                                marks.insert(key.as_str(), value)?;
+                    Op::Push(rows, updates) => {
+                        for update in updates {
+                            match update {
+                                MarkUpdate::Raise(key, value) => {
+                                    let old = marks.get(key.as_str())?.map(|g| g.value());
+                                    if old.is_none_or(|old| old < value) {
+                                        marks.insert(key.as_str(), value)?;
+                                    }
+                                }
+                                MarkUpdate::Replace { prefix, marks: new } => {
+                                    let mut old = Vec::new();
+                                    for entry in marks.range(prefix.as_str()..)? {
+                                        let (k, _) = entry?;
+                                        if !k.value().starts_with(prefix.as_str()) {
+                                            break;
+                                        }
+                                        old.push(k.value().to_owned());
+                                    }
+                                    for key in old {
+                                        marks.remove(key.as_str())?;
+                                    }
+                                    for (key, value) in new.into_iter().filter(|(k, _)| k.starts_with(prefix.as_str()))
+                                    {
+                                        marks.insert(key.as_str(), value)?;
+                                    }
+                                }
                             }
                         }
                         let mut seqs = Vec::with_capacity(rows.len());
@@ -304,6 +343,21 @@ impl Outbox {
         Ok(tx.open_table(MARKS)?.get(key)?.map(|g| g.value()))
     }
 
+    /// The marks whose keys start with `prefix`, by key, as last committed.
+    pub fn marks_with_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, OutboxError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(MARKS)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..)? {
+            let (k, v) = entry?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_owned(), v.value()));
+        }
+        Ok(out)
+    }
+
     /// Readings waiting for an acknowledgement.
     pub fn len(&self) -> Result<u64, OutboxError> {
         let tx = self.db.begin_read()?;
@@ -351,6 +405,32 @@ mod tests {
         let ob = Outbox::open(dir.path(), 100).unwrap();
         assert_eq!(ob.mark("glucose_seq/g1").unwrap(), Some(9));
         assert_eq!(ob.mark("glucose_seq/other").unwrap(), None);
+        assert_eq!(ob.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_replacement_sets_the_marks_under_its_prefix_and_leaves_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let raise = |k: &str, v| MarkUpdate::Raise(k.into(), v);
+        {
+            let ob = Outbox::open(dir.path(), 100).unwrap();
+            ob.push_with_updates(
+                &[r(1.0)],
+                &[raise("p/a/01", 2), raise("p/a/02", 1), raise("p/b/01", 5), raise("p/a", 9)],
+            )
+            .unwrap();
+            // In order: the replacement, then a raise after it.
+            let replace =
+                MarkUpdate::Replace { prefix: "p/a/".into(), marks: vec![("p/a/02".into(), 1), ("p/a/03".into(), 1)] };
+            ob.push_with_updates(&[], &[raise("p/a/01", 3), replace, raise("p/a/04", 1)]).unwrap();
+        }
+        let ob = Outbox::open(dir.path(), 100).unwrap();
+        let under = |p: &str| ob.marks_with_prefix(p).unwrap();
+        let m = |k: &str, v| (k.to_owned(), v);
+        assert_eq!(under("p/a/"), vec![m("p/a/02", 1), m("p/a/03", 1), m("p/a/04", 1)]);
+        assert_eq!(under("p/b/"), vec![m("p/b/01", 5)]);
+        assert_eq!(ob.mark("p/a").unwrap(), Some(9), "a key that only shares the beginning is not under the prefix");
+        assert_eq!(under("q/"), vec![]);
         assert_eq!(ob.len().unwrap(), 1);
     }
 

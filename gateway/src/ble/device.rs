@@ -11,6 +11,7 @@ use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
+use super::forwarder::Job;
 use super::records::{self, Transfer};
 use super::{Allowed, BleError, Ctx, Received, Seen};
 use crate::config::ConnectionMode;
@@ -207,7 +208,7 @@ async fn connected(
         match within("reading the battery level", limit, peripheral.read(c)).await {
             Ok(bytes) => {
                 ctx.stats.reads.fetch_add(1, Ordering::Relaxed);
-                forward(ctx, device_id, Characteristic::BatteryLevel, bytes).await;
+                forward(ctx, device_id, Characteristic::BatteryLevel, bytes, Vec::new()).await;
             }
             Err(e) => tracing::debug!(device = %device_id, error = %e, "battery level not readable"),
         }
@@ -269,7 +270,7 @@ async fn connected(
             Ok(()) => {
                 ctx.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
                 let request = records::request_for(ctx, dev, profile);
-                transfer = records::start(ctx, dev, peripheral, &cp, request).await;
+                transfer = records::start(ctx, dev, peripheral, &cp, profile, request).await;
             }
             Err(e) => {
                 tracing::warn!(device = %device_id, error = %e, "cannot subscribe to the record access control point; stored records not fetched")
@@ -295,19 +296,13 @@ async fn connected(
         tokio::select! {
             _ = ctx.shutdown.cancelled() => {
                 let _ = tokio::time::timeout(Duration::from_secs(5), peripheral.disconnect()).await;
-                drain(ctx, dev, &mut notifications).await;
+                drain(ctx, dev, &mut transfer, &mut notifications).await;
                 return Ok(End::Shutdown);
             }
             n = notifications.next() => match n {
-                Some(v) if v.uuid.as_u128() == RACP_UUID => {
-                    last_data = Instant::now();
-                    records::answer(ctx, device_id, &mut transfer, &v.value);
-                }
                 Some(v) => {
                     last_data = Instant::now();
-                    ctx.stats.notifications.fetch_add(1, Ordering::Relaxed);
-                    records::record_arrived(ctx, &mut transfer);
-                    forward_notification(ctx, dev, v).await;
+                    on_value(ctx, dev, &mut transfer, v).await;
                 }
                 None => return Err(BleError::EventsEnded),
             },
@@ -318,7 +313,7 @@ async fn connected(
                 // A late event from an earlier link is no reason to give this one up.
                 if !peripheral.is_connected().await.unwrap_or(false) {
                     ctx.stats.link_losses.fetch_add(1, Ordering::Relaxed);
-                    drain(ctx, dev, &mut notifications).await;
+                    drain(ctx, dev, &mut transfer, &mut notifications).await;
                     return Ok(End::LinkLost);
                 }
             }
@@ -335,7 +330,7 @@ async fn connected(
                     tracing::warn!(device = %device_id, "no data for a long time on a live link; reconnecting");
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(5), peripheral.disconnect()).await;
-                drain(ctx, dev, &mut notifications).await;
+                drain(ctx, dev, &mut transfer, &mut notifications).await;
                 return Ok(end);
             }
         }
@@ -347,33 +342,54 @@ fn find(chars: &std::collections::BTreeSet<GattChar>, uuid: u128) -> Option<&Gat
 }
 
 /// Forwards what the notification stream already holds (values sent before the link went
-/// down arrive before the news of it, but may still be queued).
-async fn drain(ctx: &Ctx, dev: &Allowed, notifications: &mut (impl Stream<Item = ValueNotification> + Unpin)) {
+/// down arrive before the news of it, but may still be queued; stored records among them are
+/// still recognised as such).
+async fn drain(
+    ctx: &Ctx,
+    dev: &Allowed,
+    transfer: &mut Option<Transfer>,
+    notifications: &mut (impl Stream<Item = ValueNotification> + Unpin),
+) {
     while let Some(Some(v)) = notifications.next().now_or_never() {
-        ctx.stats.notifications.fetch_add(1, Ordering::Relaxed);
-        forward_notification(ctx, dev, v).await;
+        on_value(ctx, dev, transfer, v).await;
     }
 }
 
-async fn forward_notification(ctx: &Ctx, dev: &Allowed, v: ValueNotification) {
+/// A notification or indication: the answer of the record access control point, or a value to
+/// forward (unless it is a stored record forwarded before).
+async fn on_value(ctx: &Ctx, dev: &Allowed, transfer: &mut Option<Transfer>, v: ValueNotification) {
     let device_id = dev.entry.device_id.as_str();
-    match Characteristic::from_uuid(v.uuid.as_u128()) {
-        Some(c) => {
-            if c == Characteristic::GlucoseMeasurement {
-                records::note_glucose_record(dev, &v.value);
-            }
-            forward(ctx, device_id, c, v.value).await
+    if v.uuid.as_u128() == RACP_UUID {
+        if let Some(update) = records::answer(ctx, dev, transfer, &v.value)
+            && ctx.packets.send(Job::Marks(update)).await.is_err()
+        {
+            tracing::error!(device = %device_id, "the forwarder is gone; stored-record marks not kept");
         }
-        None => {
-            tracing::debug!(device = %device_id, uuid = %v.uuid, "ignoring a value of a characteristic we do not decode")
-        }
+        return;
     }
+    ctx.stats.notifications.fetch_add(1, Ordering::Relaxed);
+    let Some(c) = Characteristic::from_uuid(v.uuid.as_u128()) else {
+        tracing::debug!(device = %device_id, uuid = %v.uuid, "ignoring a value of a characteristic we do not decode");
+        return;
+    };
+    let Some(marks) = records::measurement(ctx, dev, transfer, c, &v.value) else { return };
+    if c == Characteristic::GlucoseMeasurement {
+        records::note_glucose_record(dev, &v.value);
+    }
+    forward(ctx, device_id, c, v.value, marks).await
 }
 
-async fn forward(ctx: &Ctx, device_id: &str, characteristic: Characteristic, bytes: Vec<u8>) {
-    let received = Received { device_id: device_id.to_owned(), characteristic, bytes, received_ms: crate::now_ms() };
+async fn forward(
+    ctx: &Ctx,
+    device_id: &str,
+    characteristic: Characteristic,
+    bytes: Vec<u8>,
+    marks: Vec<(String, u64)>,
+) {
+    let received =
+        Received { device_id: device_id.to_owned(), characteristic, bytes, received_ms: crate::now_ms(), marks };
     // Bounded: a slow disk slows the radio side down rather than filling memory.
-    if ctx.packets.send(received).await.is_err() {
+    if ctx.packets.send(Job::Packet(received)).await.is_err() {
         tracing::error!(device = %device_id, "the forwarder is gone; a packet was lost");
     }
 }

@@ -2,7 +2,6 @@
 //! simulator), notes the device as seen, and pushes what arrived within [`LINGER`] as one
 //! durable batch, so twenty devices notifying once a second cost a few commits, not twenty.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use tokio::sync::{Notify, mpsc};
 use super::BleStats;
 use crate::forward::{glucose_mark, note_seen, readings_from_packet};
 use crate::gatt::{Characteristic, glucose_sequence_number};
-use crate::outbox::{Outbox, OutboxError};
+use crate::outbox::{MarkUpdate, Outbox, OutboxError};
 use crate::uplink::DeviceBoard;
 
 /// Most packets decoded into one outbox commit.
@@ -29,11 +28,21 @@ pub struct Received {
     pub characteristic: Characteristic,
     pub bytes: Vec<u8>,
     pub received_ms: i64,
+    /// Marks to raise with its readings (see [`crate::outbox::Outbox::push_with_updates`]).
+    pub marks: Vec<(String, u64)>,
+}
+
+/// What the device tasks hand the forwarder, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    Packet(Received),
+    /// Marks to change, after the packets sent before.
+    Marks(MarkUpdate),
 }
 
 /// Runs until every sender is gone and the channel is empty.
 pub async fn run(
-    mut rx: mpsc::Receiver<Received>,
+    mut rx: mpsc::Receiver<Job>,
     outbox: Arc<Outbox>,
     wake: Arc<Notify>,
     board: DeviceBoard,
@@ -52,18 +61,25 @@ pub async fn run(
             }
         }
         let mut readings = Vec::new();
-        // The newest glucose record of each meter, committed with the readings (see
-        // `device::stored_records_request`).
-        let mut marks: HashMap<String, u64> = HashMap::new();
-        for p in batch.drain(..) {
+        // Marks committed with the readings, in order: the newest glucose record of each meter
+        // (see `records`), the pulse oximeter records taken.
+        let mut marks: Vec<MarkUpdate> = Vec::new();
+        for job in batch.drain(..) {
+            let p = match job {
+                Job::Packet(p) => p,
+                Job::Marks(update) => {
+                    marks.push(update);
+                    continue;
+                }
+            };
             stats.packets.fetch_add(1, Ordering::Relaxed);
+            marks.extend(p.marks.into_iter().map(|(k, v)| MarkUpdate::Raise(k, v)));
             match readings_from_packet(&p.device_id, p.characteristic, &p.bytes, p.received_ms) {
                 Ok(r) => {
                     if p.characteristic == Characteristic::GlucoseMeasurement
                         && let Some(n) = glucose_sequence_number(&p.bytes)
                     {
-                        let mark = marks.entry(glucose_mark(&p.device_id)).or_default();
-                        *mark = (*mark).max(u64::from(n));
+                        marks.push(MarkUpdate::Raise(glucose_mark(&p.device_id), u64::from(n)));
                     }
                     note_seen(&board, &p.device_id, &r, p.received_ms);
                     readings.extend(r);
@@ -79,8 +95,7 @@ pub async fn run(
         }
         let n = readings.len() as u64;
         let ob = outbox.clone();
-        let marks: Vec<(String, u64)> = marks.into_iter().collect();
-        tokio::task::spawn_blocking(move || ob.push_with_marks(&readings, &marks)).await.expect("outbox task")?;
+        tokio::task::spawn_blocking(move || ob.push_with_updates(&readings, &marks)).await.expect("outbox task")?;
         stats.readings.fetch_add(n, Ordering::Relaxed);
         wake.notify_one();
     }

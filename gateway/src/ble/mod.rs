@@ -30,7 +30,8 @@
 //! - **Subscriptions**: every characteristic [`Characteristic::from_uuid`] knows that has NOTIFY
 //!   or INDICATE. Battery Level and Device Information are read on each connection.
 //! - **Stored records**: glucose meters and pulse oximeters with a Record Access Control Point
-//!   are asked for the records not forwarded yet on each connection (see `records`).
+//!   are asked for their stored records on each connection; each record is forwarded once per
+//!   device, across link drops and restarts (see `records`).
 //! - **Failure of the whole**: if the adapter's event stream ends (D-Bus gone), [`run`] returns
 //!   an error and the process exits; systemd restarts it, and the outbox kept everything.
 
@@ -116,6 +117,9 @@ pub struct BleStats {
     pub racp_requests: AtomicU64,
     pub racp_completed: AtomicU64,
     pub racp_failures: AtomicU64,
+    /// Stored records received again and not forwarded: they were forwarded before (pulse
+    /// oximeters report their whole memory on every connection).
+    pub racp_records_skipped: AtomicU64,
     pub scan_restarts: AtomicU64,
     /// Device and scanner tasks restarted after an error or a panic.
     pub task_restarts: Arc<AtomicU64>,
@@ -172,6 +176,9 @@ struct Allowed {
     /// The newest glucose record sequence number handed to the forwarder in this process (the
     /// outbox's mark lags it by up to one commit).
     glucose_forwarded: Mutex<Option<u16>>,
+    /// The pulse oximeter records already forwarded (loaded from the outbox's marks at the first
+    /// transfer of this run, see `records`).
+    plx_taken: Mutex<Option<records::TakenRecords>>,
 }
 
 /// What every BLE task shares.
@@ -186,7 +193,7 @@ struct Ctx {
     persistent_slots: Arc<Semaphore>,
     /// Connection attempts are made one at a time.
     connect_lock: tokio::sync::Mutex<()>,
-    packets: mpsc::Sender<Received>,
+    packets: mpsc::Sender<forwarder::Job>,
     /// For the record marks (`crate::forward::glucose_mark`).
     outbox: Arc<Outbox>,
     stats: Arc<BleStats>,
@@ -240,6 +247,7 @@ pub async fn run(
             disconnects: watch::Sender::new(0),
             connected: AtomicBool::new(false),
             glucose_forwarded: Mutex::new(None),
+            plx_taken: Mutex::new(None),
         })
         .collect();
     for d in &devices {

@@ -106,7 +106,24 @@ async fn step(
                 && let Some(memory) = r.memory.as_mut()
             {
                 let characteristic = memory.characteristic;
-                let (records, answer) = memory.serve(&written);
+                let (mut records, answer) = memory.serve(&written);
+                let cut =
+                    r.plan.racp_drop_after_records.map(|n| n as usize).filter(|&n| !r.racp_cut && n < records.len());
+                if let Some(n) = cut {
+                    // The link drops in the middle of the transfer: n records, no answer.
+                    tracing::info!(t_s, device = %r.device_id, records = n, "simulated BlueZ: link drops during a transfer of stored records");
+                    r.racp_cut = true;
+                    records.truncate(n);
+                    r.report.racp.push(RacpExchange { request: written, records: n, response: Vec::new() });
+                    for bytes in records {
+                        actions.push(Action::Emit { idx, characteristic, bytes });
+                    }
+                    r.out_until_s = Some(t_s + r.plan.out_of_range_s);
+                    r.report.link_drops += 1;
+                    link_down_state(r);
+                    actions.push(Action::LinkDown(idx));
+                    break;
+                }
                 let response = answer.encode();
                 r.report.racp.push(RacpExchange {
                     request: written,

@@ -198,6 +198,8 @@ pub struct Radio {
     pub memory: Option<Memory>,
     /// Measurements go into the memory (`stored_records` given) rather than straight out.
     pub keeps_records: bool,
+    /// The transfer cut short by `racp_drop_after_records` has happened.
+    pub racp_cut: bool,
     /// Requests written to the Record Access Control Point, served by the driver.
     pub racp_jobs: VecDeque<Vec<u8>>,
     pub report: DeviceReport,
@@ -237,6 +239,7 @@ impl Radio {
             queue: VecDeque::new(),
             memory,
             keeps_records,
+            racp_cut: false,
             racp_jobs: VecDeque::new(),
             report: DeviceReport {
                 device_id: device_id.to_owned(),

@@ -20,6 +20,7 @@
 //! never_returns = false          # true: gone for good after the first drop
 //! appears_at_s = 0               # not in range before this time
 //! stored_records = 5             # keeps a record memory, read through RACP (see below)
+//! racp_drop_after_records = 2    # the first transfer of records is cut short by a link drop
 //! ```
 //!
 //! `stored_records` (glucose meters and pulse oximeters) gives the device a memory of
@@ -28,7 +29,9 @@
 //! only when asked ("report stored records"), advertising while it holds records it has not
 //! reported yet; a pulse oximeter with a memory stores the spot checks it takes while nobody
 //! is subscribed, and gets a RACP in its GATT database. Without the field, glucose meters answer
-//! RACP requests with "no records found" and behave as before.
+//! RACP requests with "no records found" and behave as before. `racp_drop_after_records = n`:
+//! the first time the device answers "report stored records" with more than `n` records, the
+//! link drops after the `n`-th, before the answer (out of range for `out_of_range_s`).
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -93,6 +96,9 @@ pub struct RadioDevice {
     /// A record memory read through RACP, with this many records at the start.
     #[serde(default)]
     pub stored_records: Option<u32>,
+    /// The first transfer of stored records is cut short by a link drop after this many.
+    #[serde(default)]
+    pub racp_drop_after_records: Option<u32>,
 }
 
 impl Default for RadioDevice {
@@ -107,6 +113,7 @@ impl Default for RadioDevice {
             never_returns: false,
             appears_at_s: 0.0,
             stored_records: None,
+            racp_drop_after_records: None,
         }
     }
 }

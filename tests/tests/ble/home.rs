@@ -240,12 +240,11 @@ async fn watch_status(broker: &eldercare_gateway::mqtt::MqttUrl, gateway_id: &st
     tokio::spawn(async move {
         let _client = client;
         while let Ok(event) = eventloop.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                if p.topic == status_topic {
-                    if let Ok(s) = GatewayStatus::parse(&p.payload) {
-                        let _ = tx.send(Some(s));
-                    }
-                }
+            if let Event::Incoming(Packet::Publish(p)) = event
+                && p.topic == status_topic
+                && let Ok(s) = GatewayStatus::parse(&p.payload)
+            {
+                let _ = tx.send(Some(s));
             }
         }
     });

@@ -11,6 +11,7 @@
 #[path = "../e2e/support.rs"]
 mod e2e_support;
 
+mod binding;
 mod home;
 mod outage;
 mod records;

@@ -1,7 +1,8 @@
 //! Stored records through the Record Access Control Point: a glucose meter that keeps its
-//! measurements and hands them over only when asked. Each record must reach the server once,
-//! across reconnects (the gateway asks for the records after the newest it forwarded) and
-//! across a gateway restart (that position is persisted with the outbox).
+//! measurements and hands them over only when asked, and a pulse oximeter that stores the spot
+//! checks it takes while out of range and reports its whole memory each time it is asked. Each
+//! record must reach the server once, across reconnects, a link drop in the middle of a
+//! transfer, and a gateway restart (what was forwarded is persisted with the outbox).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,10 +13,12 @@ use eldercare_gateway::forward::readings_from_packet;
 use eldercare_gateway::gatt::racp::{Records, Request};
 use eldercare_gateway::gatt::{Characteristic, glucose_sequence_number};
 use eldercare_gateway::home::{self, BleGatewayConfig, GatewayHandle};
+use eldercare_gateway::outbox::Outbox;
 use eldercare_gateway::sim::Home;
 use eldercare_gateway::uplink::UplinkConfig;
+use eldercare_schema::Metric;
 
-use crate::e2e_support::World;
+use crate::e2e_support::{World, get, login};
 use crate::support::{allowlist, on_private_bus, quick_settings, wait_for};
 
 const METER: &str = "gl-chen-01";
@@ -31,11 +34,15 @@ stored_records = 4
 "#;
 
 async fn start_gateway(w: &World, home: &Home) -> GatewayHandle {
+    start_gateway_for(w, home, "gw-chen", METER).await
+}
+
+async fn start_gateway_for(w: &World, home: &Home, gateway_id: &str, device_id: &str) -> GatewayHandle {
     home::start_ble(BleGatewayConfig {
-        uplink: UplinkConfig::new("gw-chen", w.broker.clone()),
-        outbox_dir: w.outbox_dir("gw-chen"),
+        uplink: UplinkConfig::new(gateway_id, w.broker.clone()),
+        outbox_dir: w.outbox_dir(gateway_id),
         outbox_capacity: 100_000,
-        ble: BleConfig { settings: quick_settings(), devices: allowlist(home, &[METER]) },
+        ble: BleConfig { settings: quick_settings(), devices: allowlist(home, &[device_id]) },
     })
     .await
     .unwrap()
@@ -165,6 +172,159 @@ fn stored_glucose_records_reach_the_server_once() {
         let ble = gw.ble.clone().unwrap();
         assert_eq!(racp_counts(&ble).2, 0, "{ble:?}");
         gw.stop().await.unwrap();
+        fake.stop().await;
+    });
+}
+
+const OXIMETER: &str = "ox-zhao-01";
+
+/// An oximeter holding 4 spot checks when the story starts. The first transfer is cut short by
+/// a link drop after 2 records; at 7 s the link drops again. While out of range it stores the
+/// spot checks it takes; connected, it sends them live. Every transfer reports its whole memory
+/// (the Pulse Oximeter Service's RACP has no filter).
+const OXIMETER_SCENARIO: &str = r#"
+[[devices]]
+device_id = "ox-zhao-01"
+kind = "pulse_oximeter"
+every_s = 1.1
+stored_records = 4
+racp_drop_after_records = 2
+drop_link_at_s = 7
+out_of_range_s = 2
+"#;
+
+/// The distinct spot checks the oximeter delivered (live or stored; a stored record sent in
+/// several transfers counts once), and how many deliveries there were in all.
+fn distinct_spot_checks(report: &FakeReport) -> (Vec<Vec<u8>>, usize) {
+    let all: Vec<Vec<u8>> = report
+        .delivered_by(OXIMETER)
+        .filter(|d| d.characteristic == Characteristic::PlxSpotCheck && !d.read)
+        .map(|d| d.bytes.clone())
+        .collect();
+    let mut distinct = all.clone();
+    distinct.sort();
+    distinct.dedup();
+    (distinct, all.len())
+}
+
+/// The measurement times of `metric` the spot checks carry, sorted.
+fn times_of(spot_checks: &[Vec<u8>], metric: Metric) -> Vec<i64> {
+    let mut times: Vec<i64> = spot_checks
+        .iter()
+        .flat_map(|b| {
+            readings_from_packet(OXIMETER, Characteristic::PlxSpotCheck, b, eldercare_gateway::now_ms()).unwrap()
+        })
+        .filter(|r| r.metric == metric)
+        .map(|r| r.time_ms)
+        .collect();
+    times.sort();
+    times
+}
+
+/// The measurement times of the oximeter's readings of `metric` the server stored, sorted.
+async fn stored_times(w: &World, resident_id: i64, metric: Metric) -> Vec<i64> {
+    let rows = w.server().store.vitals_history(resident_id, metric, 0, i64::MAX, 100_000).await.unwrap();
+    let mut times: Vec<i64> = rows.into_iter().filter(|r| r.device_id == OXIMETER).map(|r| r.measured_ms).collect();
+    times.sort();
+    times
+}
+
+/// Waits until everything the oximeter delivered is stored and its last transfer answered;
+/// returns the distinct spot checks.
+async fn oximeter_settled(w: &World, fake: &FakeBluez, gw: &GatewayHandle, resident_id: i64) -> Vec<Vec<u8>> {
+    wait_for("every spot check delivered to be stored", Duration::from_secs(60), || async {
+        let r = fake.report();
+        let (distinct, _) = distinct_spot_checks(&r);
+        let settled = r.device(OXIMETER).racp.last().is_some_and(|x| !x.response.is_empty());
+        let stored = stored_times(w, resident_id, Metric::Spo2).await.len();
+        (settled && gw.outbox.is_empty().unwrap() && stored >= times_of(&distinct, Metric::Spo2).len())
+            .then_some(distinct)
+    })
+    .await
+}
+
+/// Each spot check is stored once: the server's SpO2 and pulse rate series of the oximeter are
+/// exactly those of the distinct spot checks delivered. `outbox` is the stopped gateway's: what
+/// is left there would be sent later, and must not be a spot check again.
+async fn each_spot_check_stored_once(w: &World, resident_id: i64, distinct: &[Vec<u8>], outbox: &Outbox) {
+    let left = outbox.peek(None, 10_000).unwrap();
+    let again: Vec<_> = left.iter().filter(|r| matches!(r.metric, Metric::Spo2 | Metric::HeartRate)).collect();
+    assert!(again.is_empty(), "spot checks forwarded after everything delivered was stored: {again:?}");
+    for metric in [Metric::Spo2, Metric::HeartRate] {
+        let stored = stored_times(w, resident_id, metric).await;
+        let mut unique = stored.clone();
+        unique.dedup();
+        assert_eq!(stored.len(), unique.len(), "{metric:?} readings stored twice: {stored:?}");
+        assert_eq!(stored, times_of(distinct, metric), "{metric:?}: each spot check stored once");
+    }
+}
+
+#[test]
+fn stored_oximeter_records_reach_the_server_once() {
+    on_private_bus("records::stored_oximeter_records_reach_the_server_once", |bus| async move {
+        let w = World::new().await;
+        let admin = login(w.http(), "admin").await;
+        let (status, device) = get(w.http(), &admin, &format!("/api/v1/devices/{OXIMETER}")).await;
+        assert_eq!(status, 200, "{device}");
+        let resident_id = device["resident_id"].as_i64().unwrap();
+        let home = Home::from_toml(OXIMETER_SCENARIO).unwrap();
+        let fake = FakeBluez::start(&bus, FakeBluezConfig::new(home.clone())).await.unwrap();
+
+        // The transfer cut short, the reconnect, a link drop after a transfer, another reconnect.
+        let gw = start_gateway_for(&w, &home, "gw-zhao", OXIMETER).await;
+        wait_for("three transfers, one cut short", Duration::from_secs(60), || async {
+            let r = fake.report();
+            let d = r.device(OXIMETER);
+            let answered = d.racp.iter().filter(|x| !x.response.is_empty()).count();
+            (d.link_drops >= 2 && answered >= 2 && d.connects >= 3).then_some(())
+        })
+        .await;
+        fake.pause();
+        let distinct = oximeter_settled(&w, &fake, &gw, resident_id).await;
+        let report = fake.report();
+        let d = report.device(OXIMETER);
+        println!("first run: {d:?}");
+        let (_, deliveries) = distinct_spot_checks(&report);
+        assert!(d.racp[0].response.is_empty() && d.racp[0].records == 2, "the first transfer was cut short: {d:?}");
+        assert!(d.racp.iter().all(|x| Request::decode(&x.request).unwrap()
+            == Request::ReportStoredRecords { records: Records::All }));
+        // Again in the second transfer: the 2 of the first; in the third: at least the 4 of the
+        // start.
+        assert!(
+            deliveries >= distinct.len() + 2 + 4,
+            "the device sent its records again in later transfers ({deliveries} deliveries, {} distinct)",
+            distinct.len()
+        );
+        let ble = gw.ble.clone().unwrap();
+        assert_eq!(racp_counts(&ble).2, 0, "{ble:?}");
+        assert_eq!(ble.get(&ble.racp_records_skipped) as usize, deliveries - distinct.len(), "{ble:?}");
+        let outbox = gw.outbox.clone();
+        gw.stop().await.unwrap();
+        each_spot_check_stored_once(&w, resident_id, &distinct, &outbox).await;
+        drop(outbox);
+
+        // A restart of the gateway: the device reports its memory again, and the gateway knows
+        // from its outbox that every record in it was forwarded. (The device stays paused: it
+        // takes no new measurements, so its memory is exactly what it held before.)
+        let exchanges_before = fake.report().device(OXIMETER).racp.len();
+        let gw = start_gateway_for(&w, &home, "gw-zhao", OXIMETER).await;
+        wait_for("a transfer after the restart", Duration::from_secs(60), || async {
+            let r = fake.report();
+            let d = r.device(OXIMETER);
+            (d.racp.len() > exchanges_before && d.racp.last().is_some_and(|x| !x.response.is_empty())).then_some(())
+        })
+        .await;
+        let distinct = oximeter_settled(&w, &fake, &gw, resident_id).await;
+        let report = fake.report();
+        let memory = report.device(OXIMETER).racp[exchanges_before].records;
+        println!("after the restart: {:?}", report.device(OXIMETER));
+        let ble = gw.ble.clone().unwrap();
+        assert!(memory >= 5, "the 4 records of the start and those stored while out of range: {memory}");
+        assert_eq!(ble.get(&ble.racp_records_skipped) as usize, memory, "all known from before the restart: {ble:?}");
+        let outbox = gw.outbox.clone();
+        gw.stop().await.unwrap();
+        each_spot_check_stored_once(&w, resident_id, &distinct, &outbox).await;
+        assert!(w.server().store.recent_dead_letters(10).await.unwrap().is_empty());
         fake.stop().await;
     });
 }

@@ -86,20 +86,11 @@ pub fn allowlist(home: &Home, ids: &[&str]) -> Vec<DeviceEntry> {
         .collect()
 }
 
-/// Polls `check` until it yields a value, at most `limit`.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+/// Polls `check` until it yields a value, at most `limit` (`eldercare_tests::eventually_within`).
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let found = tokio::time::timeout(limit, async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    found.unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+    eldercare_tests::eventually_within(limit, what, check).await
 }
