@@ -7,8 +7,9 @@
 //! flight, and a cursor moved to 10 would skip 9 for ever.
 //!
 //! So on PostgreSQL a poll reads only up to a *safe horizon*: a position `L` such that every
-//! transaction that took a position `<= L` has ended. The position defaults of migration 0001
-//! make a transaction take its id before its position. Each poll reads the sequence's last value
+//! transaction that took a position `<= L` has ended. A transaction takes its id before its
+//! first position: alert events through their column default (migration 0002), readings in
+//! `StoreTx::insert_batches`, which takes it before inserting (migration 0005). Each poll reads the sequence's last value
 //! `L`, then, in a later statement, takes a transaction id `U` of its own (a tiny transaction,
 //! committed without waiting for the disk): every transaction holding a position `<= L` got its
 //! id before, so below `U`. Once a snapshot's `xmin` (the oldest transaction still running)

@@ -50,15 +50,17 @@ impl Store {
 
     /// The devices bound to any of `gateway_ids`, in one query.
     pub async fn devices_of_gateways(&self, gateway_ids: &[&str]) -> Result<Vec<DeviceRow>, StoreError> {
-        let mut out = Vec::new();
-        for chunk in gateway_ids.chunks(1000) {
-            let mut q = crate::sql::Sql::new(
-                "select device_id, gateway_id, resident_id, kind from devices where gateway_id in (",
-            );
-            q.list(chunk.iter().copied()).push(")");
-            out.extend(q.query_as::<DeviceRow>().fetch_all(&self.pool).await?);
+        if gateway_ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // One statement text whatever the number of gateways (see `Dialect::json_table`).
+        let mut q = crate::sql::Sql::new("");
+        let p = q.arg(crate::tx::to_json(&gateway_ids));
+        q.push(format!(
+            "select device_id, gateway_id, resident_id, kind from devices where gateway_id in ({})",
+            self.dialect.json_list(&p, "text")
+        ));
+        Ok(q.query_as::<DeviceRow>().fetch_all(&self.pool).await?)
     }
 
     /// Stores a batch's accepted readings and its refused ones in one transaction. When this

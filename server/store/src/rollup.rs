@@ -10,7 +10,7 @@ use eldercare_schema::Metric;
 use sqlx::{Any, Transaction};
 
 use crate::sql::Sql;
-use crate::tx::rows_per_statement;
+use crate::tx::to_json;
 use crate::vitals::RollupRow;
 use crate::{Dialect, NewReading, Store, StoreError};
 
@@ -58,27 +58,60 @@ pub(crate) async fn add_to_rollups(
                 .or_insert(Agg::one(r.value));
         }
     }
-    let rows: Vec<_> = buckets.into_iter().collect();
-    for chunk in rows.chunks(rows_per_statement(dialect, 8)) {
-        let mut q = Sql::new(
-            "insert into readings_rollup (resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value) \
-             values ",
-        );
-        for (i, ((resident_id, metric, span, bucket), a)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.bind(*resident_id).push(", ").bind(*metric).push(", ").bind(*span).push(", ").bind(*bucket);
-            q.push(", ").bind(a.n).push(", ").bind(a.sum).push(", ").bind(a.min).push(", ").bind(a.max).push(")");
-        }
-        q.push(
-            " on conflict (resident_id, metric, span_ms, bucket_ms) do update set \
-             n = readings_rollup.n + excluded.n, sum_value = readings_rollup.sum_value + excluded.sum_value, \
-             min_value = case when excluded.min_value < readings_rollup.min_value \
-               then excluded.min_value else readings_rollup.min_value end, \
-             max_value = case when excluded.max_value > readings_rollup.max_value \
-               then excluded.max_value else readings_rollup.max_value end",
-        );
-        q.query().execute(&mut **tx).await?;
+    if buckets.is_empty() {
+        return Ok(());
     }
+    #[derive(serde::Serialize)]
+    struct Row {
+        resident_id: i64,
+        metric: &'static str,
+        span_ms: i64,
+        bucket_ms: i64,
+        n: i64,
+        sum_value: f64,
+        min_value: f64,
+        max_value: f64,
+    }
+    let rows: Vec<Row> = buckets
+        .into_iter()
+        .map(|((resident_id, metric, span_ms, bucket_ms), a)| Row {
+            resident_id,
+            metric,
+            span_ms,
+            bucket_ms,
+            n: a.n,
+            sum_value: a.sum,
+            min_value: a.min,
+            max_value: a.max,
+        })
+        .collect();
+    let mut q = Sql::new("");
+    let p = q.arg(to_json(&rows));
+    q.push(format!(
+        "insert into readings_rollup (resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value) \
+         select resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value from {} where true \
+         on conflict (resident_id, metric, span_ms, bucket_ms) do update set \
+         n = readings_rollup.n + excluded.n, sum_value = readings_rollup.sum_value + excluded.sum_value, \
+         min_value = case when excluded.min_value < readings_rollup.min_value \
+           then excluded.min_value else readings_rollup.min_value end, \
+         max_value = case when excluded.max_value > readings_rollup.max_value \
+           then excluded.max_value else readings_rollup.max_value end",
+        dialect.json_table(
+            &p,
+            "j",
+            &[
+                ("resident_id", "bigint"),
+                ("metric", "text"),
+                ("span_ms", "bigint"),
+                ("bucket_ms", "bigint"),
+                ("n", "bigint"),
+                ("sum_value", "double precision"),
+                ("min_value", "double precision"),
+                ("max_value", "double precision"),
+            ],
+        )
+    ));
+    q.query().execute(&mut **tx).await?;
     Ok(())
 }
 

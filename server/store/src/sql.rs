@@ -22,11 +22,34 @@ impl Dialect {
         }
     }
 
-    /// Most parameters one statement may carry.
-    pub(crate) fn max_binds(self) -> usize {
+    /// A table read from a JSON array of objects bound as one parameter (`placeholder`), with
+    /// `columns` (name, PostgreSQL type) taken from the objects' keys of the same name: usable
+    /// where a `from` item goes, named `alias`.
+    ///
+    /// Hot statements pass their rows this way instead of a multi-row `values (...)`: the text
+    /// is the same whatever the number of rows, so each connection prepares and plans it once.
+    /// A `values` list of n rows is a new statement for every n, parsed and planned again each
+    /// time (on PostgreSQL that cost more than storing the rows: ~20 ms for 500 readings).
+    pub(crate) fn json_table(self, placeholder: &str, alias: &str, columns: &[(&str, &str)]) -> String {
         match self {
-            Dialect::Sqlite => 32_766,
-            Dialect::Postgres => 65_535,
+            Dialect::Postgres => {
+                let cols: Vec<String> = columns.iter().map(|(name, ty)| format!("{name} {ty}")).collect();
+                format!("json_to_recordset({placeholder}::json) as {alias}({})", cols.join(", "))
+            }
+            Dialect::Sqlite => {
+                let cols: Vec<String> =
+                    columns.iter().map(|(name, _)| format!("value ->> '{name}' as {name}")).collect();
+                format!("(select {} from json_each({placeholder})) as {alias}", cols.join(", "))
+            }
+        }
+    }
+
+    /// The items of a JSON array of numbers or strings bound as `placeholder`, of PostgreSQL
+    /// type `ty`, as a subquery for `in (...)` (one statement text whatever their number).
+    pub(crate) fn json_list(self, placeholder: &str, ty: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("select value::{ty} from json_array_elements_text({placeholder}::json)"),
+            Dialect::Sqlite => format!("select value from json_each({placeholder})"),
         }
     }
 }

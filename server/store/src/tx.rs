@@ -78,10 +78,55 @@ impl Store {
     }
 }
 
-/// Rows per multi-row INSERT of `columns` columns: large statements are fastest, but stay
-/// below both parameter limits (SQLite 32,766, PostgreSQL 65,535).
-pub(crate) fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
-    (dialect.max_binds() / columns).min(1000)
+/// The columns of `readings` that ingest writes (`rowid` is the table's default).
+const READING_COLUMNS: &str =
+    "gateway_id, device_id, seq, resident_id, metric, value, measured_ms, received_ms, time_source";
+
+const READING_TYPES: [(&str, &str); 9] = [
+    ("gateway_id", "text"),
+    ("device_id", "text"),
+    ("seq", "bigint"),
+    ("resident_id", "bigint"),
+    ("metric", "text"),
+    ("value", "double precision"),
+    ("measured_ms", "bigint"),
+    ("received_ms", "bigint"),
+    ("time_source", "text"),
+];
+
+/// A row of `readings` as [`Dialect::json_table`] reads it.
+#[derive(serde::Serialize)]
+struct ReadingJson<'a> {
+    gateway_id: &'a str,
+    device_id: &'a str,
+    seq: i64,
+    resident_id: i64,
+    metric: &'static str,
+    value: f64,
+    measured_ms: i64,
+    received_ms: i64,
+    time_source: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct LatestJson<'a> {
+    resident_id: i64,
+    metric: &'static str,
+    value: f64,
+    measured_ms: i64,
+    device_id: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct DeviceJson<'a> {
+    device_id: &'a str,
+    last_ms: i64,
+    battery: Option<f64>,
+}
+
+/// Rows for a [`Dialect::json_table`] parameter.
+pub(crate) fn to_json<T: serde::Serialize>(rows: &T) -> String {
+    serde_json::to_string(rows).expect("rows of numbers and strings serialise")
 }
 
 fn level_rank(level: &str) -> i32 {
@@ -124,26 +169,40 @@ impl StoreTx {
         received_ms: i64,
     ) -> Result<(IngestOutcome, Vec<&'r NewReading>), StoreError> {
         let mut outcome = IngestOutcome::default();
-        let mut inserted: Vec<(String, String, i64)> = Vec::new();
         let mut ordered: Vec<(&str, &NewReading)> =
             batches.iter().flat_map(|(g, rs)| rs.iter().map(move |r| (*g, r))).collect();
-        ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
-        for chunk in ordered.chunks(rows_per_statement(self.dialect, 9)) {
-            let mut q = Sql::new(
-                "insert into readings (gateway_id, device_id, seq, resident_id, metric, value, \
-                 measured_ms, received_ms, time_source) values ",
-            );
-            for (i, (gateway_id, r)) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" });
-                q.bind(*gateway_id).push(", ").bind(r.device_id.as_str()).push(", ").bind(r.seq).push(", ");
-                q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
-                q.bind(r.measured_ms).push(", ").bind(received_ms).push(", ").bind(r.time_source).push(")");
-            }
-            q.push(" on conflict do nothing returning gateway_id, device_id, seq");
-            let rows: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
-            outcome.inserted += rows.len() as u64;
-            inserted.extend(rows);
+        if ordered.is_empty() {
+            return Ok((outcome, Vec::new()));
         }
+        ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
+        if self.dialect == Dialect::Postgres {
+            // The live feed needs each transaction to hold its id before it takes a position
+            // (`feed.rs`); the positions come from the sequence, one per row.
+            sqlx::query("select 1 where pg_current_xact_id() is not null").execute(&mut *self.tx).await?;
+        }
+        let rows: Vec<ReadingJson> = ordered
+            .iter()
+            .map(|(gateway_id, r)| ReadingJson {
+                gateway_id,
+                device_id: &r.device_id,
+                seq: r.seq,
+                resident_id: r.resident_id,
+                metric: r.metric.code(),
+                value: r.value,
+                measured_ms: r.measured_ms,
+                received_ms,
+                time_source: r.time_source,
+            })
+            .collect();
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&rows));
+        q.push(format!(
+            "insert into readings ({READING_COLUMNS}) select {READING_COLUMNS} from {} where true \
+             on conflict do nothing returning gateway_id, device_id, seq",
+            self.dialect.json_table(&p, "j", &READING_TYPES)
+        ));
+        let inserted: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+        outcome.inserted = inserted.len() as u64;
         let new_keys: std::collections::HashSet<(&str, &str, i64)> =
             inserted.iter().map(|(g, d, s)| (g.as_str(), d.as_str(), *s)).collect();
         outcome.duplicates = ordered.len() as u64 - outcome.inserted;
@@ -159,25 +218,40 @@ impl StoreTx {
 
         let mut latest = newest_per_vital(&fresh);
         latest.sort_by_key(|r| (r.resident_id, r.metric.code()));
-        for chunk in latest.chunks(rows_per_statement(self.dialect, 5)) {
-            let mut q =
-                Sql::new("insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) values ");
-            for (i, r) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" });
-                q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
-                q.bind(r.measured_ms).push(", ").bind(r.device_id.as_str()).push(")");
-            }
-            q.push(
-                " on conflict (resident_id, metric) do update set value = excluded.value, \
-                 measured_ms = excluded.measured_ms, device_id = excluded.device_id \
-                 where excluded.measured_ms > latest_vitals.measured_ms",
-            );
-            q.query().execute(&mut *self.tx).await?;
-        }
+        let rows: Vec<LatestJson> = latest
+            .iter()
+            .map(|r| LatestJson {
+                resident_id: r.resident_id,
+                metric: r.metric.code(),
+                value: r.value,
+                measured_ms: r.measured_ms,
+                device_id: &r.device_id,
+            })
+            .collect();
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&rows));
+        q.push(format!(
+            "insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) \
+             select resident_id, metric, value, measured_ms, device_id from {} where true \
+             on conflict (resident_id, metric) do update set value = excluded.value, \
+             measured_ms = excluded.measured_ms, device_id = excluded.device_id \
+             where excluded.measured_ms > latest_vitals.measured_ms",
+            self.dialect.json_table(
+                &p,
+                "j",
+                &[
+                    ("resident_id", "bigint"),
+                    ("metric", "text"),
+                    ("value", "double precision"),
+                    ("measured_ms", "bigint"),
+                    ("device_id", "text"),
+                ],
+            )
+        ));
+        q.query().execute(&mut *self.tx).await?;
 
         // Per device: when it was last heard, and its battery, for the silence rules. One
-        // `update ... from (values ...)` for all devices (VALUES columns are column1, column2, ...
-        // on both backends).
+        // `update ... from` for all devices, in device order.
         let mut per_device: std::collections::BTreeMap<&str, (i64, Option<f64>)> = Default::default();
         for r in &fresh {
             let e = per_device.entry(r.device_id.as_str()).or_insert((r.measured_ms, None));
@@ -186,20 +260,23 @@ impl StoreTx {
                 e.1 = Some(r.value);
             }
         }
-        let per_device: Vec<_> = per_device.into_iter().collect();
-        for chunk in per_device.chunks(rows_per_statement(self.dialect, 3)) {
-            let mut q = Sql::new(
-                "update devices set last_reading_ms = case when devices.last_reading_ms > v.column2 \
-                 then devices.last_reading_ms else v.column2 end, \
-                 battery_pct = coalesce(v.column3, devices.battery_pct) from (values ",
-            );
-            for (i, (device_id, (last, battery))) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" });
-                q.bind(*device_id).push(", ").bind(*last).push(", ").bind(*battery).push(")");
-            }
-            q.push(") as v where devices.device_id = v.column1");
-            q.query().execute(&mut *self.tx).await?;
-        }
+        let rows: Vec<DeviceJson> = per_device
+            .into_iter()
+            .map(|(device_id, (last_ms, battery))| DeviceJson { device_id, last_ms, battery })
+            .collect();
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&rows));
+        q.push(format!(
+            "update devices set last_reading_ms = case when devices.last_reading_ms > v.last_ms \
+             then devices.last_reading_ms else v.last_ms end, \
+             battery_pct = coalesce(v.battery, devices.battery_pct) from {} where devices.device_id = v.device_id",
+            self.dialect.json_table(
+                &p,
+                "v",
+                &[("device_id", "text"), ("last_ms", "bigint"), ("battery", "double precision")],
+            )
+        ));
+        q.query().execute(&mut *self.tx).await?;
 
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &fresh).await?;
         Ok((outcome, fresh))
@@ -223,36 +300,48 @@ impl StoreTx {
         let mut ids = resident_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(rows_per_statement(self.dialect, 1)) {
-            let mut q = Sql::new(
-                "select r.resident_id, s.state, t.overrides, o.time_zone from residents r \
-                 join households h on h.household_id = r.household_id \
-                 join org_units o on o.org_unit_id = h.org_unit_id \
-                 left join resident_rule_state s on s.resident_id = r.resident_id \
-                 left join resident_thresholds t on t.resident_id = r.resident_id \
-                 where r.resident_id in (",
-            );
-            q.list(chunk.iter().copied()).push(") order by r.resident_id");
-            if self.dialect == Dialect::Postgres {
-                q.push(" for no key update of r");
-            }
-            out.extend(q.query_as::<RuleRow>().fetch_all(&mut *self.tx).await?);
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&ids));
+        q.push(format!(
+            "select r.resident_id, s.state, t.overrides, o.time_zone from residents r \
+             join households h on h.household_id = r.household_id \
+             join org_units o on o.org_unit_id = h.org_unit_id \
+             left join resident_rule_state s on s.resident_id = r.resident_id \
+             left join resident_thresholds t on t.resident_id = r.resident_id \
+             where r.resident_id in ({}) order by r.resident_id",
+            self.dialect.json_list(&p, "bigint")
+        ));
+        if self.dialect == Dialect::Postgres {
+            q.push(" for no key update of r");
+        }
+        Ok(q.query_as::<RuleRow>().fetch_all(&mut *self.tx).await?)
     }
 
-    /// Saves the rule state (JSON) of several residents in one statement per ~1,000.
+    /// Saves the rule state (JSON) of several residents in one statement.
     pub async fn save_rule_states(&mut self, states: &[(i64, String)], now_ms: i64) -> Result<(), StoreError> {
-        for chunk in states.chunks(rows_per_statement(self.dialect, 3)) {
-            let mut q = Sql::new("insert into resident_rule_state (resident_id, state, updated_ms) values ");
-            for (i, (resident_id, state)) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" });
-                q.bind(*resident_id).push(", ").bind(state.as_str()).push(", ").bind(now_ms).push(")");
-            }
-            q.push(" on conflict (resident_id) do update set state = excluded.state, updated_ms = excluded.updated_ms");
-            q.query().execute(&mut *self.tx).await?;
+        if states.is_empty() {
+            return Ok(());
         }
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            resident_id: i64,
+            state: &'a str,
+        }
+        let rows: Vec<Row> =
+            states.iter().map(|(resident_id, state)| Row { resident_id: *resident_id, state }).collect();
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&rows));
+        let now = q.arg(now_ms);
+        q.push(format!(
+            "insert into resident_rule_state (resident_id, state, updated_ms) select resident_id, state, {now} \
+             from {} where true \
+             on conflict (resident_id) do update set state = excluded.state, updated_ms = excluded.updated_ms",
+            self.dialect.json_table(&p, "j", &[("resident_id", "bigint"), ("state", "text")])
+        ));
+        q.query().execute(&mut *self.tx).await?;
         Ok(())
     }
 

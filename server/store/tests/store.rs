@@ -107,6 +107,39 @@ async fn ingest_is_idempotent_and_keeps_the_newest_vital(backend: Backend) {
     assert!(s.vitals_history(w.resident_a, Metric::HeartRate, 0, 10_000, 100).await.unwrap().is_empty());
 }
 
+both!(values_and_identities_are_stored_exactly);
+/// Ingest hands its rows to the database as one JSON parameter: awkward floats, large integers
+/// and ids that need escaping come back exactly as they went in.
+async fn values_and_identities_are_stored_exactly(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let odd_device = "dev \"quoted\" \\ back-slashed, ü";
+    s.register_device(odd_device, "gw-1", w.resident_a, "pulse_oximeter").await.unwrap();
+    let values = [97.123_456_789_012_34, 0.1 + 0.2, 1e-7, 36.6, 123_456.789, 1.0 / 3.0];
+    let big_seq = (1_i64 << 53) + 1;
+    let batch: Vec<NewReading> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| NewReading {
+            device_id: odd_device.into(),
+            seq: big_seq + i as i64,
+            measured_ms: 1_800_000_000_001 + i as i64,
+            ..reading(0, v, 0, w.resident_a)
+        })
+        .collect();
+    let out = s.ingest("gw-1", &batch, &[], 5000).await.unwrap();
+    assert_eq!(out.inserted, values.len() as u64);
+    let hist = s.vitals_history(w.resident_a, Metric::Spo2, 0, i64::MAX, 100).await.unwrap();
+    let got: Vec<(f64, i64)> = hist.iter().map(|r| (r.value, r.measured_ms)).collect();
+    let want: Vec<(f64, i64)> = values.iter().enumerate().map(|(i, &v)| (v, 1_800_000_000_001 + i as i64)).collect();
+    assert_eq!(got, want);
+    // The same readings again, keyed by the big seqs and the escaped id: all duplicates.
+    let again = s.ingest("gw-1", &batch, &[], 6000).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (0, values.len() as u64));
+    let latest = s.latest_vitals(w.resident_a).await.unwrap();
+    assert_eq!((latest[0].value, latest[0].device_id.as_str()), (1.0 / 3.0, odd_device));
+}
+
 both!(duplicates_and_bad_references_are_refused);
 async fn duplicates_and_bad_references_are_refused(backend: Backend) {
     let w = world(backend).await;
