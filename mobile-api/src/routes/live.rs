@@ -45,6 +45,8 @@ enum Item {
 #[derive(Clone, Debug)]
 pub struct LiveHub {
     tx: broadcast::Sender<Arc<Item>>,
+    /// Ends every open stream, so that a graceful shutdown does not wait on them for ever.
+    shutdown: CancellationToken,
 }
 
 impl LiveHub {
@@ -57,7 +59,7 @@ impl LiveHub {
     /// that touched alerts, so alerts raised by this instance are not delayed by the poll).
     pub fn spawn_with_wake(store: Store, shutdown: CancellationToken, wake: Arc<Notify>) -> LiveHub {
         let (tx, _) = broadcast::channel(4096);
-        let hub = LiveHub { tx: tx.clone() };
+        let hub = LiveHub { tx: tx.clone(), shutdown: shutdown.clone() };
         tokio::spawn(async move {
             let mut last = store.last_event_id().await.unwrap_or(0);
             let mut last_reading = store.last_reading_position().await.unwrap_or(0);
@@ -173,28 +175,37 @@ pub(crate) async fn live(
     let rx = hub.tx.subscribe();
     state.audit(Some(user.user_id), "live.subscribe", None, "").await?;
     let store = state.store.clone();
+    let stop = hub.shutdown.clone();
     let stream = futures::stream::unfold(
         (rx, scope, Instant::now(), store, viewer),
-        |(mut rx, mut scope, mut loaded, store, viewer)| async move {
-            loop {
-                let event = match rx.recv().await {
-                    Ok(e) => e,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        let ev = Event::default().event("lagged").data(n.to_string());
-                        return Some((Ok(ev), (rx, scope, loaded, store, viewer)));
+        move |(mut rx, mut scope, mut loaded, store, viewer)| {
+            let stop = stop.clone();
+            async move {
+                loop {
+                    let received = tokio::select! {
+                        // The server is stopping: end the stream (the client reconnects elsewhere).
+                        _ = stop.cancelled() => return None,
+                        r = rx.recv() => r,
+                    };
+                    let event = match received {
+                        Ok(e) => e,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            let ev = Event::default().event("lagged").data(n.to_string());
+                            return Some((Ok(ev), (rx, scope, loaded, store, viewer)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if loaded.elapsed() > REFRESH_SCOPE {
+                        if let Ok(s) = Scope::load(&store, &viewer).await {
+                            scope = s;
+                        }
+                        loaded = Instant::now();
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                if loaded.elapsed() > REFRESH_SCOPE {
-                    if let Ok(s) = Scope::load(&store, &viewer).await {
-                        scope = s;
+                    if !scope.sees(&event) {
+                        continue;
                     }
-                    loaded = Instant::now();
+                    return Some((Ok(to_event(&event)), (rx, scope, loaded, store, viewer)));
                 }
-                if !scope.sees(&event) {
-                    continue;
-                }
-                return Some((Ok(to_event(&event)), (rx, scope, loaded, store, viewer)));
             }
         },
     );

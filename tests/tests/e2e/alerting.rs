@@ -131,6 +131,22 @@ async fn critical_reading_reaches_caregiver_and_family_live_and_no_one_else() {
     assert_eq!(notified, vec![caregiver_id, family1_id]);
     wang_gw.stop().await;
     chen_gw.stop().await;
+
+    // A graceful shutdown ends the open live streams instead of waiting on them for ever.
+    let mut w = w;
+    tokio::time::timeout(PATIENCE, w.stop_server()).await.expect("the server stops with live streams open");
+    for live in [live_caregiver, live_family1, live_family2] {
+        let mut res = live.res;
+        let end = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match res.chunk().await {
+                    Ok(Some(_)) => continue,
+                    other => return other.map(|_| ()),
+                }
+            }
+        });
+        let _closed_or_cut = end.await.expect("the stream ends");
+    }
 }
 
 async fn list_ids(w: &World, token: &str, condition: &str) -> i64 {
