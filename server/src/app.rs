@@ -146,6 +146,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
         credentials: security.mqtt_credentials.clone(),
     };
     workers.push(tokio::spawn(crate::binding::run(binding_cfg, store.clone(), shutdown.child_token())));
+    workers.push(tokio::spawn(crate::checkpoint::run(store.clone(), shutdown.child_token())));
     if cfg.raw_retention_days > 0 {
         workers.push(tokio::spawn(crate::retention::run(
             store.clone(),

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod app;
 pub mod binding;
 pub mod broker;
+pub mod checkpoint;
 pub mod config;
 pub mod console;
 pub mod demo;

@@ -94,6 +94,10 @@ const READING_TYPES: [(&str, &str); 9] = [
     ("time_source", "text"),
 ];
 
+/// Rows per SQLite insert statement: a batch is cut into these sizes, largest first, so there
+/// are only five statement texts (at most 2,304 parameters, under SQLite's 32,766).
+const SQLITE_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
 /// A row of `readings` as [`Dialect::json_table`] reads it.
 #[derive(serde::Serialize)]
 struct ReadingJson<'a> {
@@ -175,41 +179,18 @@ impl StoreTx {
             return Ok((outcome, Vec::new()));
         }
         ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
-        if self.dialect == Dialect::Postgres {
-            // The live feed needs each transaction to hold its id before it takes a position
-            // (`feed.rs`); the positions come from the sequence, one per row.
-            sqlx::query("select 1 where pg_current_xact_id() is not null").execute(&mut *self.tx).await?;
-        }
-        let rows: Vec<ReadingJson> = ordered
-            .iter()
-            .map(|(gateway_id, r)| ReadingJson {
-                gateway_id,
-                device_id: &r.device_id,
-                seq: r.seq,
-                resident_id: r.resident_id,
-                metric: r.metric.code(),
-                value: r.value,
-                measured_ms: r.measured_ms,
-                received_ms,
-                time_source: r.time_source,
-            })
-            .collect();
-        let mut q = Sql::new("");
-        let p = q.arg(to_json(&rows));
-        q.push(format!(
-            "insert into readings ({READING_COLUMNS}) select {READING_COLUMNS} from {} where true \
-             on conflict do nothing returning gateway_id, device_id, seq",
-            self.dialect.json_table(&p, "j", &READING_TYPES)
-        ));
-        let inserted: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
-        outcome.inserted = inserted.len() as u64;
-        let new_keys: std::collections::HashSet<(&str, &str, i64)> =
-            inserted.iter().map(|(g, d, s)| (g.as_str(), d.as_str(), *s)).collect();
+        let new_keys: Option<std::collections::HashSet<(String, String, i64)>> = match self.dialect {
+            Dialect::Postgres => Some(self.insert_readings_pg(&ordered, received_ms).await?),
+            Dialect::Sqlite => self.insert_readings_sqlite(&ordered, received_ms).await?,
+        };
+        outcome.inserted = new_keys.as_ref().map_or(ordered.len(), |k| k.len()) as u64;
         outcome.duplicates = ordered.len() as u64 - outcome.inserted;
         let fresh: Vec<&'r NewReading> = batches
             .iter()
             .flat_map(|(g, rs)| rs.iter().map(move |r| (*g, r)))
-            .filter(|(g, r)| new_keys.contains(&(*g, r.device_id.as_str(), r.seq)))
+            .filter(|(g, r)| {
+                new_keys.as_ref().is_none_or(|k| k.contains(&((*g).to_owned(), r.device_id.clone(), r.seq)))
+            })
             .map(|(_, r)| r)
             .collect();
         if fresh.is_empty() {
@@ -280,6 +261,83 @@ impl StoreTx {
 
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &fresh).await?;
         Ok((outcome, fresh))
+    }
+
+    /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter); returns the
+    /// keys of the rows that were new.
+    async fn insert_readings_pg(
+        &mut self,
+        ordered: &[(&str, &NewReading)],
+        received_ms: i64,
+    ) -> Result<std::collections::HashSet<(String, String, i64)>, StoreError> {
+        // The live feed needs each transaction to hold its id before it takes a position
+        // (`feed.rs`); the positions come from the sequence, one per row.
+        sqlx::query("select 1 where pg_current_xact_id() is not null").execute(&mut *self.tx).await?;
+        let rows: Vec<ReadingJson> = ordered
+            .iter()
+            .map(|(gateway_id, r)| ReadingJson {
+                gateway_id,
+                device_id: &r.device_id,
+                seq: r.seq,
+                resident_id: r.resident_id,
+                metric: r.metric.code(),
+                value: r.value,
+                measured_ms: r.measured_ms,
+                received_ms,
+                time_source: r.time_source,
+            })
+            .collect();
+        let mut q = Sql::new("");
+        let p = q.arg(to_json(&rows));
+        q.push(format!(
+            "insert into readings ({READING_COLUMNS}) select {READING_COLUMNS} from {} where true \
+             on conflict do nothing returning gateway_id, device_id, seq",
+            self.dialect.json_table(&p, "j", &READING_TYPES)
+        ));
+        let inserted: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+        Ok(inserted.into_iter().collect())
+    }
+
+    /// SQLite: multi-row inserts of a few fixed sizes (each prepared once per connection);
+    /// `None` when every row was new, the usual case, else the keys of those that were.
+    ///
+    /// Not one JSON parameter as on PostgreSQL: SQLite re-reads an object's JSON text for
+    /// every column taken from it, and `returning` hands rows one at a time across sqlx's
+    /// worker thread; together those cost more than storing the rows. This transaction holds
+    /// the write lock (`begin immediate`), so the rows new to it are the ones past the
+    /// highest `rowid` it saw first.
+    async fn insert_readings_sqlite(
+        &mut self,
+        ordered: &[(&str, &NewReading)],
+        received_ms: i64,
+    ) -> Result<Option<std::collections::HashSet<(String, String, i64)>>, StoreError> {
+        let before: i64 =
+            sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&mut *self.tx).await?;
+        let mut inserted = 0u64;
+        let mut rest = ordered;
+        while !rest.is_empty() {
+            let size = SQLITE_CHUNKS.into_iter().find(|&c| c <= rest.len()).expect("chunks end with 1");
+            let (chunk, tail) = rest.split_at(size);
+            let mut q = Sql::new(format!("insert into readings ({READING_COLUMNS}) values "));
+            for (i, (gateway_id, r)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" });
+                q.bind(*gateway_id).push(", ").bind(r.device_id.as_str()).push(", ").bind(r.seq).push(", ");
+                q.bind(r.resident_id).push(", ").bind(r.metric.code()).push(", ").bind(r.value).push(", ");
+                q.bind(r.measured_ms).push(", ").bind(received_ms).push(", ").bind(r.time_source).push(")");
+            }
+            q.push(" on conflict do nothing");
+            inserted += q.query().execute(&mut *self.tx).await?.rows_affected();
+            rest = tail;
+        }
+        if inserted == ordered.len() as u64 {
+            return Ok(None);
+        }
+        let new: Vec<(String, String, i64)> =
+            sqlx::query_as("select gateway_id, device_id, seq from readings where rowid > $1")
+                .bind(before)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        Ok(Some(new.into_iter().collect()))
     }
 
     pub async fn dead_letters(&mut self, dead: &[DeadLetter], received_ms: i64) -> Result<u64, StoreError> {

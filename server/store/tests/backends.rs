@@ -57,12 +57,18 @@ async fn the_connection_settings_hold(backend: Backend) {
                 assert_eq!(s.setting("journal_mode").await.unwrap(), "wal");
                 assert_eq!(s.setting("foreign_keys").await.unwrap(), "1");
                 assert_eq!(s.setting("busy_timeout").await.unwrap(), "10000");
+                assert_eq!(s.setting("wal_autocheckpoint").await.unwrap(), "10000");
+                assert_eq!(s.setting("cache_size").await.unwrap(), "-16384");
             }
+            // A checkpoint beside the writer empties the log of what was committed.
+            s.ingest("gw", &[hr(w.resident, 77, 70.0, 1_000)], &[], 0).await.unwrap();
+            assert!(s.checkpoint().await.unwrap() > 0, "the log held the commit");
         }
         Backend::Postgres => {
             assert_eq!(s.dialect(), Dialect::Postgres);
             assert_eq!(s.setting("synchronous_commit").await.unwrap(), "on");
             assert_eq!(s.setting("transaction_isolation").await.unwrap(), "read committed");
+            assert_eq!(s.checkpoint().await.unwrap(), 0, "PostgreSQL checkpoints by itself");
         }
     }
     assert!(s.setting("x; drop table readings").await.is_err());
@@ -334,6 +340,30 @@ async fn a_refresh_token_presented_twice_at_once_rotates_once(backend: Backend) 
         ]
     );
     assert!(w.store.user_in_session(user, session).await.unwrap().is_none(), "reuse ends the session");
+}
+
+both!(a_large_batch_with_resent_readings_stores_each_once);
+/// More rows than one insert statement takes (SQLite cuts them into 256, 64, 16, 4 and 1),
+/// then the same rows again with new ones among them: only the new ones are fresh.
+async fn a_large_batch_with_resent_readings_stores_each_once(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let first: Vec<NewReading> = (0..341).map(|i| hr(w.resident, i, 60.0 + (i % 40) as f64, 1_000 * i)).collect();
+    let mut tx = s.begin().await.unwrap();
+    let (outcome, fresh) = tx.insert_batches(&[("gw", &first)], 0).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates, fresh.len()), (341, 0, 341));
+
+    let mixed: Vec<NewReading> = (200..441).map(|i| hr(w.resident, i, 70.0, 1_000 * i)).collect();
+    let mut tx = s.begin().await.unwrap();
+    let (outcome, fresh) = tx.insert_batches(&[("gw", &mixed)], 0).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (100, 141));
+    assert_eq!(fresh.iter().map(|r| r.seq).collect::<Vec<_>>(), (341..441).collect::<Vec<_>>());
+    assert_eq!(s.count_readings().await.unwrap(), 441);
+    // The resent readings kept their first values.
+    let hist = s.vitals_history(w.resident, Metric::HeartRate, 200_000, 201_000, 10).await.unwrap();
+    assert_eq!(hist.iter().map(|r| r.value).collect::<Vec<_>>(), [60.0]);
 }
 
 both!(batches_of_several_gateways_store_in_one_call);
