@@ -42,9 +42,14 @@ enum Item {
 }
 
 /// Fans alert events and readings out to the connected streams of this instance.
+///
+/// Alerts and readings have a channel and a follower task each: an alert is read as soon as
+/// ingest signals it, never after a poll of thousands of readings, and each stream sends
+/// waiting alerts before waiting readings.
 #[derive(Clone, Debug)]
 pub struct LiveHub {
-    tx: broadcast::Sender<Arc<Item>>,
+    alerts: broadcast::Sender<Arc<Item>>,
+    readings: broadcast::Sender<Arc<Item>>,
     /// Ends every open stream, so that a graceful shutdown does not wait on them for ever.
     shutdown: CancellationToken,
 }
@@ -58,41 +63,54 @@ impl LiveHub {
     /// Like [`LiveHub::spawn`]; `wake` makes it look at once (ingest signals it after a commit
     /// that touched alerts, so alerts raised by this instance are not delayed by the poll).
     pub fn spawn_with_wake(store: Store, shutdown: CancellationToken, wake: Arc<Notify>) -> LiveHub {
-        let (tx, _) = broadcast::channel(4096);
-        let hub = LiveHub { tx: tx.clone(), shutdown: shutdown.clone() };
+        let (alerts, _) = broadcast::channel(4096);
+        let (readings, _) = broadcast::channel(4096);
+        let hub = LiveHub { alerts: alerts.clone(), readings: readings.clone(), shutdown: shutdown.clone() };
+        {
+            let (store, shutdown) = (store.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let mut last = store.last_event_id().await.unwrap_or(0);
+                let mut interval = tokio::time::interval(POLL);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = interval.tick() => {}
+                        _ = wake.notified() => {}
+                    }
+                    // Nobody watching is fine: sends without receivers are dropped by design.
+                    match store.live_events_after(last, 500).await {
+                        Ok(rows) => {
+                            for row in rows {
+                                last = row.event_id;
+                                let _ = alerts.send(Arc::new(Item::Alert(row)));
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "live stream poll failed; retrying"),
+                    }
+                }
+            });
+        }
         tokio::spawn(async move {
-            let mut last = store.last_event_id().await.unwrap_or(0);
-            let mut last_reading = store.last_reading_position().await.unwrap_or(0);
+            let mut last = store.last_reading_position().await.unwrap_or(0);
             let mut interval = tokio::time::interval(POLL);
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = interval.tick() => {}
-                    _ = wake.notified() => {}
                 }
-                // Nobody watching is fine: sends without receivers are dropped by design.
-                match store.live_events_after(last, 500).await {
-                    Ok(rows) => {
-                        for row in rows {
-                            last = row.event_id;
-                            let _ = tx.send(Arc::new(Item::Alert(row)));
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "live stream poll failed; retrying"),
-                }
-                if tx.receiver_count() == 0 {
+                if readings.receiver_count() == 0 {
                     // Readings are only worth reading for someone; skip ahead.
                     if let Ok(p) = store.last_reading_position().await {
-                        last_reading = p;
+                        last = p;
                     }
                     continue;
                 }
-                match store.live_readings_after(last_reading, 2000).await {
+                match store.live_readings_after(last, 2000).await {
                     Ok(rows) => {
                         for row in rows {
-                            last_reading = row.position;
+                            last = row.position;
                             if row.metric != Metric::RrInterval.code() {
-                                let _ = tx.send(Arc::new(Item::Reading(row)));
+                                let _ = readings.send(Arc::new(Item::Reading(row)));
                             }
                         }
                     }
@@ -153,6 +171,31 @@ impl Scope {
     }
 }
 
+/// One stream's receivers.
+struct Feeds {
+    alerts: broadcast::Receiver<Arc<Item>>,
+    readings: broadcast::Receiver<Arc<Item>>,
+    stop: CancellationToken,
+}
+
+impl Feeds {
+    /// The next item, alerts first; `Err(n)` when `n` items were missed (the stream fell
+    /// behind); `None` when the server is stopping (the client reconnects elsewhere).
+    async fn next(&mut self) -> Option<Result<Arc<Item>, u64>> {
+        let received = tokio::select! {
+            biased;
+            _ = self.stop.cancelled() => return None,
+            r = self.alerts.recv() => r,
+            r = self.readings.recv() => r,
+        };
+        match received {
+            Ok(item) => Some(Ok(item)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Err(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
 /// Alert activity in the caller's scope, as it happens.
 #[utoipa::path(
     get,
@@ -172,42 +215,96 @@ pub(crate) async fn live(
     let hub = state.live.clone().ok_or_else(|| ApiError::NotReady("live stream".into()))?;
     let viewer = user.viewer();
     let scope = Scope::load(&state.store, &viewer).await?;
-    let rx = hub.tx.subscribe();
+    let feeds =
+        Feeds { alerts: hub.alerts.subscribe(), readings: hub.readings.subscribe(), stop: hub.shutdown.clone() };
     state.audit(Some(user.user_id), "live.subscribe", None, "").await?;
     let store = state.store.clone();
-    let stop = hub.shutdown.clone();
     let stream = futures::stream::unfold(
-        (rx, scope, Instant::now(), store, viewer),
-        move |(mut rx, mut scope, mut loaded, store, viewer)| {
-            let stop = stop.clone();
-            async move {
-                loop {
-                    let received = tokio::select! {
-                        // The server is stopping: end the stream (the client reconnects elsewhere).
-                        _ = stop.cancelled() => return None,
-                        r = rx.recv() => r,
-                    };
-                    let event = match received {
-                        Ok(e) => e,
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            let ev = Event::default().event("lagged").data(n.to_string());
-                            return Some((Ok(ev), (rx, scope, loaded, store, viewer)));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    };
-                    if loaded.elapsed() > REFRESH_SCOPE {
-                        if let Ok(s) = Scope::load(&store, &viewer).await {
-                            scope = s;
-                        }
-                        loaded = Instant::now();
+        (feeds, scope, Instant::now(), store, viewer),
+        |(mut feeds, mut scope, mut loaded, store, viewer)| async move {
+            loop {
+                let event = match feeds.next().await? {
+                    Ok(e) => e,
+                    Err(n) => {
+                        let ev = Event::default().event("lagged").data(n.to_string());
+                        return Some((Ok(ev), (feeds, scope, loaded, store, viewer)));
                     }
-                    if !scope.sees(&event) {
-                        continue;
+                };
+                if loaded.elapsed() > REFRESH_SCOPE {
+                    if let Ok(s) = Scope::load(&store, &viewer).await {
+                        scope = s;
                     }
-                    return Some((Ok(to_event(&event)), (rx, scope, loaded, store, viewer)));
+                    loaded = Instant::now();
                 }
+                if !scope.sees(&event) {
+                    continue;
+                }
+                return Some((Ok(to_event(&event)), (feeds, scope, loaded, store, viewer)));
             }
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(position: i64) -> Arc<Item> {
+        Arc::new(Item::Reading(LiveReadingRow {
+            position,
+            resident_id: 1,
+            metric: "heart_rate".into(),
+            value: 70.0,
+            measured_ms: 0,
+            device_id: "band".into(),
+        }))
+    }
+
+    fn alert(event_id: i64) -> Arc<Item> {
+        Arc::new(Item::Alert(LiveEventRow {
+            event_id,
+            alert_id: 1,
+            at_ms: 0,
+            kind: "opened".into(),
+            resident_id: Some(1),
+            household_id: 1,
+            level: "critical".into(),
+            status: "open".into(),
+            condition: "spo2_low".into(),
+            title: "SpO2 low".into(),
+        }))
+    }
+
+    fn label(item: &Item) -> String {
+        match item {
+            Item::Alert(e) => format!("alert {}", e.event_id),
+            Item::Reading(r) => format!("reading {}", r.position),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_alert_goes_out_before_waiting_readings_and_stopping_ends_the_feed() {
+        let (alerts, _) = broadcast::channel(16);
+        let (readings, _) = broadcast::channel(4);
+        let stop = CancellationToken::new();
+        let mut feeds = Feeds { alerts: alerts.subscribe(), readings: readings.subscribe(), stop: stop.clone() };
+        for p in 1..=3 {
+            readings.send(reading(p)).unwrap();
+        }
+        alerts.send(alert(9)).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(label(&feeds.next().await.unwrap().unwrap()));
+        }
+        assert_eq!(got, ["alert 9", "reading 1", "reading 2", "reading 3"]);
+        // A reader that falls behind is told how much it missed.
+        for p in 4..=9 {
+            readings.send(reading(p)).unwrap();
+        }
+        assert_eq!(feeds.next().await.unwrap().unwrap_err(), 2);
+        assert_eq!(label(&feeds.next().await.unwrap().unwrap()), "reading 6");
+        stop.cancel();
+        assert!(feeds.next().await.is_none(), "a stopping server ends the stream");
+    }
 }

@@ -54,6 +54,9 @@ pub struct Store {
     dialect: Dialect,
     /// How far the live feeds may read (PostgreSQL only, see `feed.rs`).
     horizons: Arc<Mutex<feed::Horizons>>,
+    /// SQLite: the write transactions of [`Store::begin`] take turns here before asking for
+    /// the database's write lock (see `tx.rs`).
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Connections of a PostgreSQL pool (each API request and the ingest workers take one).
@@ -130,7 +133,7 @@ impl Store {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, dialect, horizons: Default::default() })
+        Ok(Store { pool, dialect, horizons: Default::default(), write_turn: Default::default() })
     }
 
     /// Which database this is.
