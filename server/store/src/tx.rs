@@ -191,7 +191,7 @@ impl StoreTx {
         }
         ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
         let new_keys: Option<std::collections::HashSet<(String, String, i64)>> = match self.dialect {
-            Dialect::Postgres => Some(self.insert_readings_pg(&ordered, received_ms).await?),
+            Dialect::Postgres => self.insert_readings_pg(&ordered, received_ms).await?,
             Dialect::Sqlite => self.insert_readings_sqlite(&ordered, received_ms).await?,
         };
         outcome.inserted = new_keys.as_ref().map_or(ordered.len(), |k| k.len()) as u64;
@@ -274,13 +274,13 @@ impl StoreTx {
         Ok((outcome, fresh))
     }
 
-    /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter); returns the
-    /// keys of the rows that were new.
+    /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter); `None` when
+    /// every row was new, else the keys of those that were.
     async fn insert_readings_pg(
         &mut self,
         ordered: &[(&str, &NewReading)],
         received_ms: i64,
-    ) -> Result<std::collections::HashSet<(String, String, i64)>, StoreError> {
+    ) -> Result<Option<std::collections::HashSet<(String, String, i64)>>, StoreError> {
         // The live feed needs each transaction to hold its id before it takes a position
         // (`feed.rs`); the positions come from the sequence, one per row.
         sqlx::query("select 1 where pg_current_xact_id() is not null").execute(&mut *self.tx).await?;
@@ -306,7 +306,10 @@ impl StoreTx {
             self.dialect.json_table(&p, "j", &READING_TYPES)
         ));
         let inserted: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
-        Ok(inserted.into_iter().collect())
+        if inserted.len() == ordered.len() {
+            return Ok(None);
+        }
+        Ok(Some(inserted.into_iter().collect()))
     }
 
     /// SQLite: multi-row inserts of a few fixed sizes (each prepared once per connection);
