@@ -63,6 +63,10 @@ test('a critical alert arrives live, is acknowledged, and the family sees it', {
 
   // The family's view changes without a reload.
   await fam.page.locator(`article.alert[data-alert-id="${alertId}"][data-status="acknowledged"]`).waitFor();
+  // The live event changes the status at once; the name follows with the alert's detail, and
+  // nothing in between shows an empty "by".
+  assert.doesNotMatch(await famRow.locator('.who').innerText(), /by +at/);
+  await famRow.locator('.who', { hasText: /^Acknowledged · by Community nurse / }).waitFor();
   const who = await famRow.locator('.who').innerText();
   // By the nurse's name, which the API gives families for staff (not a bare #id).
   assert.match(who, /^Acknowledged · by Community nurse /);

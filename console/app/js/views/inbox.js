@@ -150,12 +150,16 @@ export function mount(root, params = {}) {
     if (a.status === 'acknowledged') {
       const n = userName(a.acknowledged_by);
       const by = n === null ? t('inbox.by_you') : a.acknowledged_by_name || n;
-      return `${st} · ${t('inbox.ack_by', { who: by, at: fmtWhen(a.acknowledged_at, now) })}`;
+      const at = fmtWhen(a.acknowledged_at, now);
+      // A live event carries no "who": until the alert's detail arrives, only the time.
+      return `${st} · ${by ? t('inbox.ack_by', { who: by, at }) : t('inbox.at', { at })}`;
     }
     if (a.status === 'resolved') {
       const n = userName(a.resolved_by);
       const by = n === null ? t('inbox.by_you') : a.resolved_by_name || n;
-      return `${st} · ${t('inbox.resolved_by', { who: by, at: fmtWhen(a.resolved_at, now) })}${a.resolution_note ? ` — “${a.resolution_note}”` : ''}`;
+      const at = fmtWhen(a.resolved_at, now);
+      const when = by ? t('inbox.resolved_by', { who: by, at }) : t('inbox.at', { at });
+      return `${st} · ${when}${a.resolution_note ? ` — “${a.resolution_note}”` : ''}`;
     }
     return `${st} · ${t('inbox.nobody_yet')}`;
   }
