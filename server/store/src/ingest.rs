@@ -55,7 +55,7 @@ impl Store {
         }
         // One statement text whatever the number of gateways (see `Dialect::json_table`).
         let mut q = crate::sql::Sql::new("");
-        let p = q.arg(crate::tx::to_json(&gateway_ids));
+        let p = q.json_arg(&gateway_ids);
         q.push(format!(
             "select device_id, gateway_id, resident_id, kind from devices where gateway_id in ({})",
             self.dialect.json_list(&p, "text")

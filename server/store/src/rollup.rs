@@ -10,7 +10,6 @@ use eldercare_schema::Metric;
 use sqlx::{Any, Transaction};
 
 use crate::sql::Sql;
-use crate::tx::to_json;
 use crate::vitals::RollupRow;
 use crate::{Dialect, NewReading, Store, StoreError};
 
@@ -86,7 +85,7 @@ pub(crate) async fn add_to_rollups(
         })
         .collect();
     let mut q = Sql::new("");
-    let p = q.arg(to_json(&rows));
+    let p = q.json_arg(&rows);
     q.push(format!(
         "insert into readings_rollup (resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value) \
          select resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value from {} where true \

@@ -80,6 +80,12 @@ impl Sql {
         format!("${}", self.args.len())
     }
 
+    /// Adds rows (or a list) as one JSON argument, for [`Dialect::json_table`] or
+    /// [`Dialect::json_list`]; returns its placeholder.
+    pub(crate) fn json_arg<T: serde::Serialize + ?Sized>(&mut self, rows: &T) -> String {
+        self.arg(serde_json::to_string(rows).expect("rows of numbers and strings serialise"))
+    }
+
     /// Writes a placeholder bound to `value`.
     pub(crate) fn bind<'q, T>(&mut self, value: T) -> &mut Sql
     where

@@ -139,11 +139,6 @@ struct DeviceJson<'a> {
     battery: Option<f64>,
 }
 
-/// Rows for a [`Dialect::json_table`] parameter.
-pub(crate) fn to_json<T: serde::Serialize>(rows: &T) -> String {
-    serde_json::to_string(rows).expect("rows of numbers and strings serialise")
-}
-
 fn level_rank(level: &str) -> i32 {
     match level {
         "critical" => 3,
@@ -221,7 +216,7 @@ impl StoreTx {
             })
             .collect();
         let mut q = Sql::new("");
-        let p = q.arg(to_json(&rows));
+        let p = q.json_arg(&rows);
         q.push(format!(
             "insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) \
              select resident_id, metric, value, measured_ms, device_id from {} where true \
@@ -257,7 +252,7 @@ impl StoreTx {
             .map(|(device_id, (last_ms, battery))| DeviceJson { device_id, last_ms, battery })
             .collect();
         let mut q = Sql::new("");
-        let p = q.arg(to_json(&rows));
+        let p = q.json_arg(&rows);
         q.push(format!(
             "update devices set last_reading_ms = case when devices.last_reading_ms > v.last_ms \
              then devices.last_reading_ms else v.last_ms end, \
@@ -299,7 +294,7 @@ impl StoreTx {
             })
             .collect();
         let mut q = Sql::new("");
-        let p = q.arg(to_json(&rows));
+        let p = q.json_arg(&rows);
         q.push(format!(
             "insert into readings ({READING_COLUMNS}) select {READING_COLUMNS} from {} where true \
              on conflict do nothing returning gateway_id, device_id, seq",
@@ -376,7 +371,7 @@ impl StoreTx {
             return Ok(Vec::new());
         }
         let mut q = Sql::new("");
-        let p = q.arg(to_json(&ids));
+        let p = q.json_arg(&ids);
         q.push(format!(
             "select r.resident_id, s.state, t.overrides, o.time_zone from residents r \
              join households h on h.household_id = r.household_id \
@@ -405,7 +400,7 @@ impl StoreTx {
         let rows: Vec<Row> =
             states.iter().map(|(resident_id, state)| Row { resident_id: *resident_id, state }).collect();
         let mut q = Sql::new("");
-        let p = q.arg(to_json(&rows));
+        let p = q.json_arg(&rows);
         let now = q.arg(now_ms);
         q.push(format!(
             "insert into resident_rule_state (resident_id, state, updated_ms) select resident_id, state, {now} \
