@@ -56,10 +56,21 @@ impl Store {
         // One statement text whatever the number of gateways (see `Dialect::json_table`).
         let mut q = crate::sql::Sql::new("");
         let p = q.json_arg(&gateway_ids);
-        q.push(format!(
-            "select device_id, gateway_id, resident_id, kind from devices where gateway_id in ({})",
-            self.dialect.json_list(&p, "text")
-        ));
+        let list = self.dialect.json_list(&p, "text");
+        q.push(match self.dialect {
+            // One index probe per gateway. A plain `in (...)` lets PostgreSQL hash the list,
+            // which it estimates at 100 rows, against a sequential scan of every device (1.9 ms
+            // with 20,000 devices); `offset 0` keeps the lateral subquery from being flattened
+            // into such a join.
+            crate::Dialect::Postgres => format!(
+                "select d.device_id, d.gateway_id, d.resident_id, d.kind from ({list}) as g (id) \
+                 cross join lateral (select device_id, gateway_id, resident_id, kind from devices \
+                 where gateway_id = g.id offset 0) as d"
+            ),
+            crate::Dialect::Sqlite => {
+                format!("select device_id, gateway_id, resident_id, kind from devices where gateway_id in ({list})")
+            }
+        });
         Ok(q.query_as::<DeviceRow>().fetch_all(&self.pool).await?)
     }
 
