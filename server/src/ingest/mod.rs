@@ -5,7 +5,8 @@
 //! gateway's batches stay in order and, a home's residents being its own, two workers do not
 //! wait on each other's row locks). A worker takes whatever messages are waiting (group commit),
 //! validates them, stores them in one transaction, publishes each gateway's [`Ack`] *after* the
-//! commit, and reports the messages done; the dispatcher then acknowledges the MQTT messages
+//! commit (on a connection of its own, [`reply_link`]), and reports the messages done; the
+//! dispatcher then acknowledges the MQTT messages
 //! (manual acks) in the order they arrived — MQTT 3.1.1 §4.6 asks for that order and rumqttd
 //! refuses anything else — so the broker redelivers anything this process did not finish. The
 //! channels cannot fill up: the broker sends at most `max_inflight` unacknowledged messages,
@@ -108,15 +109,63 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let link =
         tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
+    let (replies, replies_link) = reply_link(&cfg, shutdown.clone());
     let workers = match store.dialect() {
         eldercare_store::Dialect::Sqlite => 1,
         eldercare_store::Dialect::Postgres => cfg.workers.max(1),
     };
     tracing::info!(workers, "ingest started");
-    dispatch(rx, client.clone(), store, cfg.alerts.clone(), workers, shutdown.clone()).await;
+    dispatch(rx, client.clone(), replies.clone(), store, cfg.alerts.clone(), workers, shutdown.clone()).await;
     let _ = client.disconnect().await;
+    let _ = replies.disconnect().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), replies_link).await;
     connected.store(false, Ordering::Relaxed);
+}
+
+/// The connection that publishes the gateways' [`Ack`]s, apart from the one that receives
+/// their batches.
+///
+/// On one connection the two wait on each other: the acks are QoS 1 publishes, so once the
+/// client has its window of them unconfirmed it stops sending anything, the acknowledgements of
+/// received batches too, and a broker whose window of deliveries to us is full of those sends
+/// nothing more (rumqttd then stopped answering pings as well, and ingest stalled until the
+/// link was dropped). Here, a full window of acks only delays acks; gateways resend what was
+/// not acknowledged, and storing it again changes nothing.
+fn reply_link(cfg: &IngestConfig, shutdown: CancellationToken) -> (AsyncClient, tokio::task::JoinHandle<()>) {
+    let mut opts = MqttOptions::new(format!("{}-acks", cfg.client_id), cfg.broker.host.clone(), cfg.broker.port);
+    opts.set_keep_alive(Duration::from_secs(30)).set_clean_session(true).set_request_channel_capacity(CHANNEL_CAPACITY);
+    secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
+    let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
+    let mut net = rumqttc::NetworkOptions::new();
+    net.set_tcp_nodelay(true);
+    net.set_connection_timeout(5);
+    eventloop.set_network_options(net);
+    let task = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => {
+                    let _ = tokio::time::timeout(Duration::from_millis(500), async { while eventloop.poll().await.is_ok() {} }).await;
+                    return;
+                }
+                e = eventloop.poll() => e,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => backoff = Duration::from_millis(100),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingest's ack link lost the broker");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    (client, task)
 }
 
 async fn drive(
@@ -208,6 +257,7 @@ fn shard_of(topic_name: &str, workers: usize) -> usize {
 async fn dispatch(
     mut rx: mpsc::Receiver<Publish>,
     client: AsyncClient,
+    replies: AsyncClient,
     store: Store,
     settings: AlertSettings,
     workers: usize,
@@ -221,7 +271,7 @@ async fn dispatch(
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
         shards.push(tx);
         let w = Worker {
-            client: client.clone(),
+            replies: replies.clone(),
             store: store.clone(),
             settings: settings.clone(),
             queue: queue.clone(),
@@ -259,7 +309,8 @@ async fn dispatch(
 }
 
 struct Worker {
-    client: AsyncClient,
+    /// Publishes the gateways' acks ([`reply_link`]).
+    replies: AsyncClient,
     store: Store,
     settings: AlertSettings,
     queue: Arc<Mutex<AckQueue>>,
@@ -285,7 +336,7 @@ impl Worker {
             let messages: Vec<&Publish> = group.iter().map(|(_, p)| p).collect();
             let mut backoff = Duration::from_millis(50);
             loop {
-                match handle_group(&messages, &self.client, &self.store, &self.settings).await {
+                match handle_group(&messages, &self.replies, &self.store, &self.settings).await {
                     Ok(()) => break,
                     Err(e) => {
                         metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
