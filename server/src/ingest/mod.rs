@@ -398,12 +398,14 @@ async fn handle_group(
     if batches.is_empty() {
         return Ok(());
     }
-    // The devices of every gateway in the group, in one query.
-    let mut gateway_ids: Vec<&str> = batches.iter().map(|(g, _, _)| *g).collect();
-    gateway_ids.sort_unstable();
-    gateway_ids.dedup();
+    // The devices the group's batches name, in one query, by the gateway each is bound to: a
+    // device named by a gateway it is not bound to is then unknown to that gateway.
+    let mut device_ids: Vec<&str> =
+        batches.iter().flat_map(|(_, _, b)| b.readings.iter().map(|r| r.device_id.as_str())).collect();
+    device_ids.sort_unstable();
+    device_ids.dedup();
     let mut devices: HashMap<&str, HashMap<String, i64>> = HashMap::new();
-    let rows = store.devices_of_gateways(&gateway_ids).await?;
+    let rows = store.devices_by_id(&device_ids).await?;
     for d in &rows {
         devices.entry(d.gateway_id.as_str()).or_default().insert(d.device_id.clone(), d.resident_id);
     }

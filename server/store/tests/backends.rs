@@ -379,10 +379,13 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     s.register_gateway("gw2", household).await.unwrap();
     s.register_device("band2", "gw2", other, "watch").await.unwrap();
     s.register_device("scale2", "gw2", other, "scale").await.unwrap();
-    let devices = s.devices_of_gateways(&["gw", "gw2", "nobody"]).await.unwrap();
-    let mut ids: Vec<&str> = devices.iter().map(|d| d.device_id.as_str()).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, ["band2", "dev", "scale2"]);
+    // Registered devices come back with their gateway; unknown ids are left out.
+    let devices = s.devices_by_id(&["scale2", "dev", "band2", "nobody"]).await.unwrap();
+    let mut found: Vec<(&str, &str, i64)> =
+        devices.iter().map(|d| (d.device_id.as_str(), d.gateway_id.as_str(), d.resident_id)).collect();
+    found.sort_unstable();
+    assert_eq!(found, [("band2", "gw2", other), ("dev", "gw", w.resident), ("scale2", "gw2", other)]);
+    assert!(s.devices_by_id(&[]).await.unwrap().is_empty());
 
     let reading = |device: &str, resident, seq, metric, value, t| NewReading {
         device_id: device.into(),
