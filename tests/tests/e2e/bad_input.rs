@@ -58,21 +58,24 @@ async fn bad_payloads_are_dead_lettered_and_good_data_flows() {
     for (t, payload, _) in &bad {
         client.publish(t, QoS::AtLeastOnce, false, payload.clone()).await.unwrap();
     }
-    // A batch mixing a good reading, an unknown device and an implausible value.
+    // A batch mixing a good reading, an unknown device, an implausible value and a device of
+    // another household (bound to gw-chen, named by gw-wang).
     let mixed = json!({"v": 1, "gateway_id": "gw-wang", "batch_id": 77, "sent_ms": now, "readings": [
         reading(100, "ox-wang-01"), reading(101, "ghost-01"),
-        {"seq": 102, "device_id": "ox-wang-01", "metric": "spo2", "value": 250.0, "time_ms": now}]});
+        {"seq": 102, "device_id": "ox-wang-01", "metric": "spo2", "value": 250.0, "time_ms": now},
+        {"seq": 103, "device_id": "hr-chen-01", "metric": "heart_rate", "value": 70.0, "time_ms": now}]});
     client.publish(&readings, QoS::AtLeastOnce, false, mixed.to_string().into_bytes()).await.unwrap();
 
     let ack = tokio::time::timeout(PATIENCE, acks.recv()).await.expect("an acknowledgement").unwrap();
     assert_eq!(ack.batch_id, 77);
-    assert_eq!(ack.seqs, vec![100, 101, 102], "all three are durable on the server");
+    assert_eq!(ack.seqs, vec![100, 101, 102, 103], "all four are durable on the server");
     let rejected: Vec<u64> = ack.rejected.iter().map(|r| r.seq).collect();
-    assert_eq!(rejected, vec![101, 102]);
+    assert_eq!(rejected, vec![101, 102, 103]);
     assert!(ack.rejected[0].reason.contains("not registered"), "{}", ack.rejected[0].reason);
     assert!(ack.rejected[1].reason.contains("plausible"), "{}", ack.rejected[1].reason);
+    assert!(ack.rejected[2].reason.contains("not registered"), "{}", ack.rejected[2].reason);
 
-    let expected = bad.len() + 2;
+    let expected = bad.len() + 3;
     let dead = eventually("every bad payload to be dead-lettered", || {
         let store = store.clone();
         async move {
