@@ -14,13 +14,28 @@ pub struct BindingRow {
 
 impl Store {
     /// Every gateway with its devices, ordered by gateway and device: one query over the
-    /// devices table, cheap enough to poll every few seconds for change detection.
+    /// devices table.
     pub async fn gateway_bindings(&self) -> Result<Vec<BindingRow>, StoreError> {
+        self.gateway_bindings_since(-1).await
+    }
+
+    /// The binding clock: it moves on whenever a gateway is registered or a device is
+    /// registered, removed or rebound (not when ingest notes a device's last contact). Every
+    /// gateway whose devices changed is stamped with the clock's new value, and stamps commit in
+    /// order: once a reader has seen value `n`, no change stamped `n` or less is still to come.
+    pub async fn binding_clock(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select n from binding_clock where id = 1").fetch_one(&self.pool).await?)
+    }
+
+    /// Like [`Store::gateway_bindings`], only for the gateways whose devices changed after the
+    /// binding clock read `clock` ([`Store::binding_clock`]).
+    pub async fn gateway_bindings_since(&self, clock: i64) -> Result<Vec<BindingRow>, StoreError> {
         Ok(sqlx::query_as::<_, BindingRow>(
             "select g.gateway_id, d.device_id, d.kind, d.resident_id \
              from gateways g left join devices d on d.gateway_id = g.gateway_id \
-             order by g.gateway_id, d.device_id",
+             where g.binding_n > $1 order by g.gateway_id, d.device_id",
         )
+        .bind(clock)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -446,3 +446,47 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     want.sort_by_key(|r| r.0);
     assert_eq!(rows.into_iter().map(|r| (r.resident_id, r.state, r.time_zone)).collect::<Vec<_>>(), want);
 }
+
+both!(the_binding_clock_moves_with_device_changes_and_not_with_readings);
+async fn the_binding_clock_moves_with_device_changes_and_not_with_readings(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let gateways = |rows: Vec<eldercare_store::binding::BindingRow>| {
+        let mut g: Vec<String> = rows.into_iter().map(|r| r.gateway_id).collect();
+        g.dedup();
+        g
+    };
+    let start = s.binding_clock().await.unwrap();
+    assert!(start > 0, "registering the world's gateway and device moved it");
+    assert_eq!(gateways(s.gateway_bindings_since(start).await.unwrap()), Vec::<String>::new());
+
+    // Readings update the device's last contact and battery: not a binding change.
+    s.ingest("gw", &[hr(w.resident, 1, 60.0, 60_000)], &[], 61_000).await.unwrap();
+    assert_eq!(s.binding_clock().await.unwrap(), start);
+
+    // A new gateway, without devices yet, is a change (its empty binding is due).
+    let district = s.create_org_unit(None, OrgKind::District, "D2").await.unwrap();
+    let grid = s.create_org_unit(Some(district), OrgKind::Grid, "G2").await.unwrap();
+    let household = s.create_household(grid, "H2").await.unwrap();
+    let other = s.create_resident(household, "R2", None).await.unwrap();
+    s.register_gateway("gw2", household).await.unwrap();
+    let after_gateway = s.binding_clock().await.unwrap();
+    assert!(after_gateway > start);
+    let rows = s.gateway_bindings_since(start).await.unwrap();
+    assert_eq!(gateways(rows.clone()), ["gw2"]);
+    assert_eq!(rows[0].device_id, None);
+
+    // A device registered on it, then moved from the first gateway to it: both are stamped.
+    s.register_device("band2", "gw2", other, "watch").await.unwrap();
+    let after_device = s.binding_clock().await.unwrap();
+    assert_eq!(gateways(s.gateway_bindings_since(after_gateway).await.unwrap()), ["gw2"]);
+    assert!(s.rebind_device("dev", "gw2", other).await.unwrap());
+    let rows = s.gateway_bindings_since(after_device).await.unwrap();
+    assert_eq!(gateways(rows.clone()), ["gw", "gw2"]);
+    let on_gw2: Vec<&str> =
+        rows.iter().filter(|r| r.gateway_id == "gw2").filter_map(|r| r.device_id.as_deref()).collect();
+    assert_eq!(on_gw2, ["band2", "dev"]);
+    assert!(rows.iter().any(|r| r.gateway_id == "gw" && r.device_id.is_none()), "gw is left with no devices");
+    // Everything since the start, and the full list, agree.
+    assert_eq!(gateways(s.gateway_bindings().await.unwrap()), ["gw", "gw2"]);
+}
