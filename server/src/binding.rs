@@ -64,7 +64,12 @@ fn fingerprint(devices: &[BoundDevice]) -> u64 {
 /// Runs until `shutdown`.
 pub async fn run(cfg: BindingConfig, store: Store, shutdown: CancellationToken) {
     let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.broker.host.clone(), cfg.broker.port);
-    opts.set_keep_alive(Duration::from_secs(30)).set_clean_session(true);
+    // A care home's binding is bigger than rumqttc's default packet limit of 10 KiB (~80 bytes
+    // a device); gateways accept a payload up to the schema's limit.
+    opts.set_keep_alive(Duration::from_secs(30)).set_clean_session(true).set_max_packet_size(
+        eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024,
+        eldercare_schema::payload::MAX_PAYLOAD_BYTES + 1024,
+    );
     crate::ingest::secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
     let (client, mut eventloop) = AsyncClient::new(opts, 64);
     // Counts connections, so that each new one republishes everything.
@@ -140,6 +145,15 @@ pub async fn run(cfg: BindingConfig, store: Store, shutdown: CancellationToken) 
                 continue;
             }
             let bytes = serde_json::to_vec(&binding).expect("a binding serialises");
+            if bytes.len() > eldercare_schema::payload::MAX_PAYLOAD_BYTES {
+                // Could never be sent (the client would drop its link trying): said once per change.
+                tracing::error!(
+                    gateway = %binding.gateway_id, devices = binding.devices.len(), bytes = bytes.len(),
+                    limit = eldercare_schema::payload::MAX_PAYLOAD_BYTES, "binding publisher: binding too large to publish"
+                );
+                published.insert(binding.gateway_id, fp);
+                continue;
+            }
             let to = topic(&binding.gateway_id, Channel::Binding);
             match client.publish(to, QoS::AtLeastOnce, true, bytes).await {
                 Ok(()) => {

@@ -109,6 +109,17 @@ async fn a_device_registered_on_the_server_reaches_its_gateway_and_its_readings_
     })
     .await;
 
+    // A care home's gateway: 200 devices make a binding of ~16 KB, more than an MQTT client's
+    // default packet limit (10 KiB), which the publisher used to hit and reconnect for ever.
+    for i in 0..200 {
+        store.register_device(&format!("band-{i:03}"), "gw-wang", wang, "heart_rate_band").await.unwrap();
+    }
+    let big = eventually("a binding of 206 devices to reach the gateway", || async {
+        bindings.current().filter(|b| b.devices.len() == 206)
+    })
+    .await;
+    assert!(serde_json::to_vec(&big).unwrap().len() > 10 * 1024);
+
     shutdown.cancel();
     uplink.await.unwrap().unwrap();
 }
