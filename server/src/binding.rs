@@ -6,9 +6,9 @@
 //! store's binding clock ([`eldercare_store::Store::binding_clock`]) tells whether any gateway's
 //! devices changed; if so, one query lists those gateways with their devices (every gateway at
 //! the start and after each new connection); a gateway whose devices hash differently from what
-//! was last published gets a new binding. Nothing else needs to know about
-//! it (devices are registered and rebound through the API, by other instances, or by hand in
-//! the database). After the MQTT link is re-established, every binding is published again.
+//! was last published gets a new binding. Nothing else needs to know about it (devices are
+//! registered and rebound through the API, by other instances, or by hand in the database:
+//! triggers stamp every such change). After the MQTT link is re-established, every binding is published again.
 //! Several server instances publish the same retained messages, which is harmless.
 
 use std::collections::{BTreeMap, HashMap};

@@ -49,8 +49,8 @@ impl Store {
     }
 
     /// The devices among `device_ids` (each given once) that are registered, with the gateway
-    /// each is bound to, in one query. Ingest asks for the devices a group's batches name, not for every device
-    /// of their gateways: a care home's gateway has hundreds, a batch names a few.
+    /// each is bound to, in one query. Ingest asks for the devices a group's batches name, not
+    /// for every device of their gateways: a care home's gateway has hundreds, a batch a few.
     pub async fn devices_by_id(&self, device_ids: &[&str]) -> Result<Vec<DeviceRow>, StoreError> {
         if device_ids.is_empty() {
             return Ok(Vec::new());
