@@ -6,8 +6,9 @@
 //! wait on each other's row locks). A worker takes whatever messages are waiting (group commit),
 //! validates them, stores them in one transaction, publishes each gateway's [`Ack`] *after* the
 //! commit (on a connection of its own, [`reply_link`]), and reports the messages done; the
-//! dispatcher then acknowledges the MQTT messages (manual acks) in the order they arrived — MQTT 3.1.1 §4.6 asks for that order and rumqttd
-//! refuses anything else — so the broker redelivers anything this process did not finish. The
+//! dispatcher then acknowledges the MQTT messages (manual acks) in the order they arrived —
+//! MQTT 3.1.1 §4.6 asks for that order and rumqttd refuses anything else — so the broker
+//! redelivers anything this process did not finish. The
 //! channels cannot fill up: the broker sends at most `max_inflight` unacknowledged messages,
 //! fewer than a channel holds; that window is the back-pressure from the database to the broker.
 //! Several workers only help on PostgreSQL; SQLite has one writer, so it gets one.
