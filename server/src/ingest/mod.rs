@@ -96,19 +96,15 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
             crate::broker::BROKER_MAX_PACKET_BYTES + 1024,
         );
     secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
-    let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
-    let mut net = rumqttc::NetworkOptions::new();
-    net.set_tcp_nodelay(true);
-    net.set_connection_timeout(5);
-    eventloop.set_network_options(net);
+    let (client, eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
+    let link = Link::new(eventloop, "ingest", Some(connected.clone()), shutdown.clone());
 
     let filters = [Channel::Readings, Channel::Status].map(|c| match &cfg.shared_group {
         Some(g) => topic::shared_filter_all(g, c),
         None => topic::filter_all(c),
     });
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let link =
-        tokio::spawn(drive(eventloop, client.clone(), filters.to_vec(), tx, connected.clone(), shutdown.clone()));
+    let link = tokio::spawn(drive(link, client.clone(), filters.to_vec(), tx, connected.clone()));
     let (replies, replies_link) = reply_link(&cfg, shutdown.clone());
     let workers = match store.dialect() {
         eldercare_store::Dialect::Sqlite => 1,
@@ -136,80 +132,104 @@ fn reply_link(cfg: &IngestConfig, shutdown: CancellationToken) -> (AsyncClient, 
     let mut opts = MqttOptions::new(format!("{}-acks", cfg.client_id), cfg.broker.host.clone(), cfg.broker.port);
     opts.set_keep_alive(Duration::from_secs(30)).set_clean_session(true).set_request_channel_capacity(CHANNEL_CAPACITY);
     secure(&mut opts, cfg.tls.as_ref(), cfg.credentials.as_ref());
-    let (client, mut eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
-    let mut net = rumqttc::NetworkOptions::new();
-    net.set_tcp_nodelay(true);
-    net.set_connection_timeout(5);
-    eventloop.set_network_options(net);
-    let task = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => {
-                    let _ = tokio::time::timeout(Duration::from_millis(500), async { while eventloop.poll().await.is_ok() {} }).await;
-                    return;
-                }
-                e = eventloop.poll() => e,
-            };
-            match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => backoff = Duration::from_millis(100),
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingest's ack link lost the broker");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    });
+    let (client, eventloop) = AsyncClient::new(opts, CHANNEL_CAPACITY);
+    let mut link = Link::new(eventloop, "ingest's ack link", None, shutdown);
+    let task = tokio::spawn(async move { while !matches!(link.next().await, Polled::Stopped) {} });
     (client, task)
 }
 
+/// What [`Link::next`] got.
+enum Polled {
+    Event(Event),
+    /// The link was lost; the backoff before the next try has passed.
+    Lost,
+    /// `shutdown` was cancelled.
+    Stopped,
+}
+
+/// An MQTT event loop polled until shutdown: TCP_NODELAY, a lost link logged and retried with a
+/// growing backoff, and a last short poll at shutdown so the disconnect goes out.
+struct Link {
+    eventloop: EventLoop,
+    name: &'static str,
+    /// Set false when the link is lost (the caller sets it true once it is ready).
+    connected: Option<Arc<AtomicBool>>,
+    shutdown: CancellationToken,
+    backoff: Duration,
+}
+
+impl Link {
+    fn new(
+        mut eventloop: EventLoop,
+        name: &'static str,
+        connected: Option<Arc<AtomicBool>>,
+        shutdown: CancellationToken,
+    ) -> Link {
+        let mut net = rumqttc::NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        net.set_connection_timeout(5);
+        eventloop.set_network_options(net);
+        Link { eventloop, name, connected, shutdown, backoff: Duration::from_millis(100) }
+    }
+
+    async fn next(&mut self) -> Polled {
+        let event = tokio::select! {
+            _ = self.shutdown.cancelled() => {
+                // Keep polling briefly so the disconnect goes out.
+                let eventloop = &mut self.eventloop;
+                let _ = tokio::time::timeout(Duration::from_millis(500), async { while eventloop.poll().await.is_ok() {} }).await;
+                return Polled::Stopped;
+            }
+            e = self.eventloop.poll() => e,
+        };
+        match event {
+            Ok(event) => {
+                if matches!(event, Event::Incoming(Packet::ConnAck(_))) {
+                    self.backoff = Duration::from_millis(100);
+                }
+                Polled::Event(event)
+            }
+            Err(e) => {
+                if let Some(c) = &self.connected {
+                    c.store(false, Ordering::Relaxed);
+                }
+                let retry_in_ms = self.backoff.as_millis() as u64;
+                tracing::warn!(link = self.name, error = %e, retry_in_ms, "MQTT link to the broker lost");
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return Polled::Stopped,
+                    _ = tokio::time::sleep(self.backoff) => {}
+                }
+                self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                Polled::Lost
+            }
+        }
+    }
+}
+
 async fn drive(
-    mut eventloop: EventLoop,
+    mut link: Link,
     client: AsyncClient,
     filters: Vec<String>,
     tx: mpsc::Sender<Publish>,
     connected: Arc<AtomicBool>,
-    shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(100);
     loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => {
-                // Keep polling briefly so the disconnect goes out.
-                let _ = tokio::time::timeout(Duration::from_millis(500), async { while eventloop.poll().await.is_ok() {} }).await;
-                return;
-            }
-            e = eventloop.poll() => e,
-        };
-        match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff = Duration::from_millis(100);
+        match link.next().await {
+            Polled::Stopped => return,
+            Polled::Lost => {}
+            Polled::Event(Event::Incoming(Packet::ConnAck(ack))) => {
                 tracing::info!(session_present = ack.session_present, "ingest connected to the broker");
                 for f in &filters {
                     let _ = client.subscribe(f, QoS::AtLeastOnce).await;
                 }
                 connected.store(true, Ordering::Relaxed);
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
+            Polled::Event(Event::Incoming(Packet::Publish(p))) => {
                 if tx.send(p).await.is_err() {
                     return;
                 }
             }
-            Ok(_) => {}
-            Err(e) => {
-                connected.store(false, Ordering::Relaxed);
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ingest lost the broker");
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+            Polled::Event(_) => {}
         }
     }
 }
