@@ -114,10 +114,19 @@ impl Wearable {
         }
         if t_s >= self.next_at_s {
             // On schedule (a tick coarser than the period does not stretch it), but after a long
-            // stall the missed measurements are skipped rather than sent in a burst.
-            self.next_at_s =
-                if t_s - self.next_at_s > self.every_s { t_s + self.every_s } else { self.next_at_s + self.every_s };
-            if let Some(p) = self.measure(t_s, time) {
+            // stall the missed measurements are skipped rather than sent in a burst. The device
+            // stamps a measurement with the time it was due, not with when this tick came: two
+            // measurements of a device are then always a period apart in its clock, also when a
+            // late tick is followed by a punctual one (a stamp with whole seconds would otherwise
+            // make two spot checks of equal values the same bytes).
+            let (due_s, next_at_s) = if t_s - self.next_at_s > self.every_s {
+                (t_s, t_s + self.every_s)
+            } else {
+                (self.next_at_s, self.next_at_s + self.every_s)
+            };
+            self.next_at_s = next_at_s;
+            let due = Some(DateTime::from_unix_ms(now_ms - ((t_s - due_s) * 1000.0) as i64));
+            if let Some(p) = self.measure(t_s, due) {
                 out.push(p);
             }
         }

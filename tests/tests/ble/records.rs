@@ -229,15 +229,27 @@ async fn stored_times(w: &World, resident_id: i64, metric: Metric) -> Vec<i64> {
     times
 }
 
-/// Waits until everything the oximeter delivered is stored and its last transfer answered;
-/// returns the distinct spot checks.
-async fn oximeter_settled(w: &World, fake: &FakeBluez, gw: &GatewayHandle, resident_id: i64) -> Vec<Vec<u8>> {
+/// Waits until everything the oximeter delivered is stored and its last transfer answered, and
+/// the gateway has taken every answer the device sent since `gw` started (its exchanges from
+/// `exchanges_before` on): the device's report says what it sent, not what the gateway has
+/// handled yet. Returns the distinct spot checks.
+async fn oximeter_settled(
+    w: &World,
+    fake: &FakeBluez,
+    gw: &GatewayHandle,
+    resident_id: i64,
+    exchanges_before: usize,
+) -> Vec<Vec<u8>> {
+    let ble = gw.ble.clone().unwrap();
     wait_for("every spot check delivered to be stored", Duration::from_secs(60), || async {
         let r = fake.report();
         let (distinct, _) = distinct_spot_checks(&r);
-        let settled = r.device(OXIMETER).racp.last().is_some_and(|x| !x.response.is_empty());
+        let exchanges = &r.device(OXIMETER).racp;
+        let settled = exchanges.last().is_some_and(|x| !x.response.is_empty());
+        let answered = exchanges[exchanges_before.min(exchanges.len())..].iter().filter(|x| !x.response.is_empty());
+        let taken = ble.get(&ble.racp_completed) + ble.get(&ble.racp_failures) >= answered.count() as u64;
         let stored = stored_times(w, resident_id, Metric::Spo2).await.len();
-        (settled && gw.outbox.is_empty().unwrap() && stored >= times_of(&distinct, Metric::Spo2).len())
+        (settled && taken && gw.outbox.is_empty().unwrap() && stored >= times_of(&distinct, Metric::Spo2).len())
             .then_some(distinct)
     })
     .await
@@ -280,7 +292,7 @@ fn stored_oximeter_records_reach_the_server_once() {
         })
         .await;
         fake.pause();
-        let distinct = oximeter_settled(&w, &fake, &gw, resident_id).await;
+        let distinct = oximeter_settled(&w, &fake, &gw, resident_id, 0).await;
         let report = fake.report();
         let d = report.device(OXIMETER);
         println!("first run: {d:?}");
@@ -314,7 +326,7 @@ fn stored_oximeter_records_reach_the_server_once() {
             (d.racp.len() > exchanges_before && d.racp.last().is_some_and(|x| !x.response.is_empty())).then_some(())
         })
         .await;
-        let distinct = oximeter_settled(&w, &fake, &gw, resident_id).await;
+        let distinct = oximeter_settled(&w, &fake, &gw, resident_id, exchanges_before).await;
         let report = fake.report();
         let memory = report.device(OXIMETER).racp[exchanges_before].records;
         println!("after the restart: {:?}", report.device(OXIMETER));
