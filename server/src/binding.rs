@@ -155,7 +155,12 @@ pub async fn run(cfg: BindingConfig, store: Store, shutdown: CancellationToken) 
                 continue;
             }
             let to = topic(&binding.gateway_id, Channel::Binding);
-            match client.publish(to, QoS::AtLeastOnce, true, bytes).await {
+            // The request channel is full while the link is down; shutdown does not wait for it.
+            let sent = tokio::select! {
+                r = client.publish(to, QoS::AtLeastOnce, true, bytes) => r,
+                _ = shutdown.cancelled() => break,
+            };
+            match sent {
                 Ok(()) => {
                     tracing::debug!(gateway = %binding.gateway_id, devices = binding.devices.len(), "device binding published");
                     published.insert(binding.gateway_id, fp);
@@ -166,13 +171,17 @@ pub async fn run(cfg: BindingConfig, store: Store, shutdown: CancellationToken) 
                 }
             }
         }
+        if shutdown.is_cancelled() {
+            break; // Mid-publish (the `break` above left only the `for`).
+        }
         // What could not be sent is read again next time.
         if all_sent {
             seen = Some(clock);
         }
         wait = cfg.poll_every.max(started.elapsed() * 20);
     }
-    let _ = client.disconnect().await;
+    // Not `disconnect().await`, which waits for room in a request channel that may be full.
+    let _ = client.try_disconnect();
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         while !link.is_finished() {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -112,8 +112,10 @@ pub async fn run(cfg: IngestConfig, store: Store, connected: Arc<AtomicBool>, sh
     };
     tracing::info!(workers, "ingest started");
     dispatch(rx, client.clone(), replies.clone(), store, cfg.alerts.clone(), workers, shutdown.clone()).await;
-    let _ = client.disconnect().await;
-    let _ = replies.disconnect().await;
+    // Not `disconnect().await`: with the links no longer polled, a full request channel would
+    // make it wait for ever.
+    let _ = client.try_disconnect();
+    let _ = replies.try_disconnect();
     let _ = tokio::time::timeout(Duration::from_secs(2), link).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), replies_link).await;
     connected.store(false, Ordering::Relaxed);
@@ -299,18 +301,33 @@ async fn dispatch(
         };
         tasks.spawn(w.run(rx, shutdown.clone()));
     }
-    let ack_ready = async |queue: &Mutex<AckQueue>| {
-        let done = queue.lock().expect("ack queue").take_ready();
-        for publish in &done {
-            if let Err(e) = client.ack(publish).await {
-                tracing::warn!(error = %e, "could not acknowledge an MQTT message; it will be redelivered");
+    // Acknowledgements to the broker never wait for room in the client's request channel. Only
+    // `drive` empties that channel (by polling the event loop), and `drive` waits for room in
+    // ours: waiting here too stalled ingest for good once more than the channel's capacity of
+    // acknowledgements were due at once (seen under overload through Mosquitto: 3,542 due, the
+    // server, broker and database idle). What does not fit waits in `unsent`, in order, and is
+    // tried again at the next event, or after `ACK_RETRY`; meanwhile messages keep flowing.
+    let mut unsent: VecDeque<Publish> = VecDeque::new();
+    let send_acks = |unsent: &mut VecDeque<Publish>| {
+        unsent.extend(queue.lock().expect("ack queue").take_ready());
+        while let Some(publish) = unsent.front() {
+            if client.try_ack(publish).is_err() {
+                break;
             }
+            unsent.pop_front();
         }
     };
     loop {
+        let retry = async {
+            if unsent.is_empty() {
+                std::future::pending::<()>().await
+            }
+            tokio::time::sleep(ACK_RETRY).await
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = ready.notified() => ack_ready(&queue).await,
+            _ = ready.notified() => send_acks(&mut unsent),
+            _ = retry => send_acks(&mut unsent),
             p = rx.recv() => {
                 let Some(p) = p else { break };
                 let shard = shard_of(&p.topic, workers);
@@ -318,15 +335,27 @@ async fn dispatch(
                 if shards[shard].send((position, p)).await.is_err() {
                     break;
                 }
+                if !unsent.is_empty() {
+                    send_acks(&mut unsent);
+                }
             }
         }
     }
-    // Workers finish the group they are storing; what they finished is acknowledged, the rest
-    // is redelivered by the broker (the session is persistent).
+    // Workers finish the group they are storing; what they finished is acknowledged if the
+    // channel has room, the rest is redelivered by the broker (the session is persistent).
     drop(shards);
     while tasks.join_next().await.is_some() {}
-    ack_ready(&queue).await;
+    send_acks(&mut unsent);
+    if !unsent.is_empty() {
+        tracing::info!(
+            messages = unsent.len(),
+            "stopped with messages stored but not acknowledged to the broker; it redelivers them, and storing them again changes nothing"
+        );
+    }
 }
+
+/// How soon acknowledgements that found the client's request channel full are tried again.
+const ACK_RETRY: Duration = Duration::from_millis(5);
 
 struct Worker {
     /// Publishes the gateways' acks ([`reply_link`]).
@@ -341,6 +370,8 @@ impl Worker {
     async fn run(self, mut rx: mpsc::Receiver<(u64, Publish)>, shutdown: CancellationToken) {
         loop {
             let first = tokio::select! {
+                // After shutdown, no new group: what waits in the channel is redelivered.
+                biased;
                 _ = shutdown.cancelled() => return,
                 p = rx.recv() => match p { Some(p) => p, None => return },
             };
@@ -356,7 +387,7 @@ impl Worker {
             let messages: Vec<&Publish> = group.iter().map(|(_, p)| p).collect();
             let mut backoff = Duration::from_millis(50);
             loop {
-                match handle_group(&messages, &self.replies, &self.store, &self.settings).await {
+                match handle_group(&messages, &self.replies, &self.store, &self.settings, &shutdown).await {
                     Ok(()) => break,
                     Err(e) => {
                         metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
@@ -391,6 +422,7 @@ async fn handle_group(
     client: &AsyncClient,
     store: &Store,
     settings: &AlertSettings,
+    shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
     let received = (settings.clock)();
     let mut batches: Vec<(&str, &str, ReadingsBatch)> = Vec::new();
@@ -470,7 +502,15 @@ async fn handle_group(
             rejected: split.rejected,
         };
         let bytes = serde_json::to_vec(&ack).expect("ack serialises");
-        if let Err(e) = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes).await {
+        let to = topic::topic(gateway_id, Channel::Ack);
+        // A full request channel waits for room (back-pressure while the ack link is down),
+        // but not past shutdown, when the link is no longer polled: then one try, no wait.
+        let sent = tokio::select! {
+            biased;
+            r = client.publish(&to, QoS::AtLeastOnce, false, bytes.clone()), if !shutdown.is_cancelled() => r,
+            _ = shutdown.cancelled() => client.try_publish(&to, QoS::AtLeastOnce, false, bytes),
+        };
+        if let Err(e) = sent {
             // Stored already; the gateway resends after its timeout and is acknowledged then.
             tracing::warn!(error = %e, "could not publish an acknowledgement");
         }

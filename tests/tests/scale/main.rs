@@ -9,6 +9,7 @@
 
 mod faults;
 mod harness;
+mod shutdown;
 mod support;
 mod two_instances;
 

@@ -70,6 +70,12 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Starts it with a password for each of `gateways` (username = gateway id).
     pub async fn start(dir: &Path, gateways: &[String]) -> Mosquitto {
+        Mosquitto::start_with(dir, gateways, "").await
+    }
+
+    /// As [`Mosquitto::start`], with `extra` lines at the end of the configuration (a setting
+    /// given twice takes the last value).
+    pub async fn start_with(dir: &Path, gateways: &[String], extra: &str) -> Mosquitto {
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).unwrap();
         let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/mosquitto");
@@ -114,6 +120,7 @@ impl Mosquitto {
              persistence_location {d}/\nlog_dest file {d}/mosquitto.log\n",
             d = dir.display()
         ));
+        conf.push_str(extra);
         if effective_uid() == 0 {
             // Otherwise it switches to the `mosquitto` user, who cannot read our temp dir.
             conf.push_str("user root\n");
@@ -145,8 +152,19 @@ impl Mosquitto {
 
     /// kill -9, then start again on the same port with the same configuration and store.
     pub async fn crash_and_restart(&mut self) {
+        self.crash().await;
+        self.spawn().await;
+    }
+
+    /// kill -9; [`Mosquitto::restart`] starts it again.
+    pub async fn crash(&mut self) {
         let mut child = self.child.take().expect("running");
         child.kill().await.unwrap();
+    }
+
+    /// Starts it again after [`Mosquitto::crash`], on the same port with the same store.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
         self.spawn().await;
     }
 }
@@ -384,6 +402,19 @@ impl Server {
     /// kill -9.
     pub async fn kill9(mut self) {
         self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then waits for the process to end, at most [`PATIENCE`]; returns its log.
+    pub async fn terminate(mut self) -> String {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let status = tokio::time::timeout(PATIENCE, self.child.wait()).await;
+        let log = self.log();
+        let status =
+            status.unwrap_or_else(|_| panic!("server {} still running after SIGTERM; its log:\n{log}", self.instance));
+        assert!(status.unwrap().success(), "server {} ended badly after SIGTERM; its log:\n{log}", self.instance);
+        log
     }
 
     /// The sum of a counter over its labels in `/metrics` (0 when absent).
