@@ -502,17 +502,20 @@ async fn handle_group(
             rejected: split.rejected,
         };
         let bytes = serde_json::to_vec(&ack).expect("ack serialises");
-        let to = topic::topic(gateway_id, Channel::Ack);
         // A full request channel waits for room (back-pressure while the ack link is down),
-        // but not past shutdown, when the link is no longer polled: then one try, no wait.
-        let sent = tokio::select! {
+        // but not past shutdown, when the link is no longer polled. `biased`: with room, the
+        // publish is done at its first poll, also after shutdown.
+        tokio::select! {
             biased;
-            r = client.publish(&to, QoS::AtLeastOnce, false, bytes.clone()), if !shutdown.is_cancelled() => r,
-            _ = shutdown.cancelled() => client.try_publish(&to, QoS::AtLeastOnce, false, bytes),
-        };
-        if let Err(e) = sent {
-            // Stored already; the gateway resends after its timeout and is acknowledged then.
-            tracing::warn!(error = %e, "could not publish an acknowledgement");
+            sent = client.publish(topic::topic(gateway_id, Channel::Ack), QoS::AtLeastOnce, false, bytes) => {
+                if let Err(e) = sent {
+                    // Stored already; the gateway resends after its timeout and is acknowledged then.
+                    tracing::warn!(error = %e, "could not publish an acknowledgement");
+                }
+            }
+            _ = shutdown.cancelled() => {
+                tracing::debug!(gateway = %gateway_id, "acknowledgement not sent: stopping, and the ack link is full");
+            }
         }
     }
     Ok(())

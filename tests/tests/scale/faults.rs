@@ -11,8 +11,7 @@ use std::sync::atomic::Ordering;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_lost_or_doubled_through_server_broker_and_database_crashes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg =
-        load_config("faults", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false }, 16);
+    let mut cfg = load_config("faults", 16);
     cfg.low_spo2_homes = 0;
     let mut broker = Mosquitto::start(dir.path(), &gateway_ids(&cfg)).await;
     cfg.link.broker = broker.url();

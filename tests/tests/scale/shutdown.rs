@@ -19,8 +19,7 @@ use std::sync::atomic::Ordering;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_the_broker_gone_ends_the_server_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg =
-        load_config("stop", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false }, 16);
+    let mut cfg = load_config("stop", 16);
     cfg.low_spo2_homes = 0;
     let mut broker = Mosquitto::start(dir.path(), &gateway_ids(&cfg)).await;
     cfg.link.broker = broker.url();
@@ -60,7 +59,7 @@ const BACKLOG: u64 = 5_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_bigger_than_the_servers_channels_is_stored_when_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = load_config("backlog", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false }, 1);
+    let cfg = load_config("backlog", 1);
     // No limit on messages in flight to one client: the server gets the whole backlog at once.
     let broker = Mosquitto::start_with(dir.path(), &gateway_ids(&cfg), "max_inflight_messages 0\n").await;
     let db = Database::start(crate::DATABASE, dir.path()).await;

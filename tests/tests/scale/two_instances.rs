@@ -8,8 +8,10 @@ use eldercare_loadgen::load::{Load, LoadConfig};
 
 use crate::support::*;
 
-pub fn load_config(prefix: &str, broker: eldercare_gateway::mqtt::MqttUrl, gateways: usize) -> LoadConfig {
-    let mut link = eldercare_loadgen::link_config(broker, Some(GATEWAY_PASSWORD.into()));
+/// The tests' load; its broker (`link.broker`) is set once the test's own Mosquitto is up.
+pub fn load_config(prefix: &str, gateways: usize) -> LoadConfig {
+    let unset = eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false };
+    let mut link = eldercare_loadgen::link_config(unset, Some(GATEWAY_PASSWORD.into()));
     // Small batches often, and a quick resend, so faults are recovered from quickly.
     link.flush_every = Duration::from_millis(250);
     link.resend_after = Duration::from_secs(2);
@@ -43,7 +45,7 @@ pub fn gateway_ids(cfg: &LoadConfig) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_store_every_reading_once_and_raise_one_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = load_config("two", eldercare_gateway::mqtt::MqttUrl { host: String::new(), port: 0, tls: false }, 16);
+    let mut cfg = load_config("two", 16);
     let broker = Mosquitto::start(dir.path(), &gateway_ids(&cfg)).await;
     cfg.link.broker = broker.url();
     let db = Database::start(crate::DATABASE, dir.path()).await;
