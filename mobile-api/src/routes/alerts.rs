@@ -319,8 +319,7 @@ pub(crate) async fn get_alert(
         .visible_alert(&user.viewer(), alert_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("alert {alert_id} not found")))?;
-    let events = state.store.alert_events(alert_id).await?;
-    let notifications = state.store.alert_notifications(alert_id).await?;
+    let (events, notifications) = state.store.alert_history(alert_id).await?;
     state.audit(Some(user.user_id), "alert.read", alert.resident_id, &format!("alert={alert_id}")).await?;
     let mut names = Names::new(&state, &user);
     let mut detail = AlertDetail {

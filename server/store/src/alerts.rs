@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::sql::Sql;
-use crate::{Role, Store, StoreError, Viewer};
+use crate::{Dialect, Role, Store, StoreError, Viewer};
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct AlertRow {
@@ -222,25 +222,33 @@ impl Store {
         Ok(self.visible_alert(viewer, alert_id).await?.ok_or(ActionRefused::NotFound))
     }
 
-    /// The history of an alert, oldest first. Check scope first.
-    pub async fn alert_events(&self, alert_id: i64) -> Result<Vec<AlertEventRow>, StoreError> {
-        Ok(sqlx::query_as(
+    /// The history of an alert, oldest first, and the notifications it caused with their
+    /// delivery state, read from one snapshot. Check scope first.
+    ///
+    /// An escalation step writes its event and its notifications in one transaction; read in
+    /// two plain statements, a step committing in between showed its notifications without the
+    /// event that explains them.
+    pub async fn alert_history(&self, alert_id: i64) -> Result<(Vec<AlertEventRow>, Vec<NotificationRow>), StoreError> {
+        // SQLite in WAL mode: a deferred transaction reads one snapshot from its first read.
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("begin").await?,
+            Dialect::Postgres => self.pool.begin_with("begin isolation level repeatable read read only").await?,
+        };
+        let events = sqlx::query_as(
             "select event_id, alert_id, at_ms, kind, user_id, note, detail from alert_events \
              where alert_id = $1 order by event_id",
         )
         .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// The notifications an alert caused, with their delivery state. Check scope first.
-    pub async fn alert_notifications(&self, alert_id: i64) -> Result<Vec<NotificationRow>, StoreError> {
-        Ok(sqlx::query_as(
+        .fetch_all(&mut *tx)
+        .await?;
+        let notifications = sqlx::query_as(
             "select notification_id, alert_id, step, channel, user_id, webhook_id, created_ms, status, attempts \
              from notifications where alert_id = $1 order by notification_id",
         )
         .bind(alert_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((events, notifications))
     }
 }

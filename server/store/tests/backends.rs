@@ -490,3 +490,43 @@ async fn the_binding_clock_moves_with_device_changes_and_not_with_readings(backe
     // Everything since the start, and the full list, agree.
     assert_eq!(gateways(s.gateway_bindings().await.unwrap()), ["gw", "gw2"]);
 }
+
+both!(an_alert_history_never_shows_notifications_without_the_step_that_sent_them);
+async fn an_alert_history_never_shows_notifications_without_the_step_that_sent_them(backend: Backend) {
+    let w = world(backend).await;
+    let mut tx = w.store.begin().await.unwrap();
+    let alert = tx.raise(Subject::Resident(w.resident), "help_button", "critical", "Help", "{}", 5).await.unwrap();
+    tx.commit().await.unwrap();
+    let opened = w.store.alert_history(alert.alert_id).await.unwrap().0.len();
+    // Another instance takes escalation steps: each writes its event and its notification in
+    // one transaction, as the escalation worker does.
+    const STEPS: usize = 300;
+    let writer = tokio::spawn({
+        let store = second_handle(&w).await;
+        let alert_id = alert.alert_id;
+        async move {
+            for step in 0..STEPS as i64 {
+                let mut tx = store.begin().await.unwrap();
+                tx.event(alert_id, step, "escalated", None, None, "{}").await.unwrap();
+                tx.add_notification(alert_id, step, "live", None, None, "{}", step).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+    });
+    let mut reads = 0;
+    loop {
+        let done = writer.is_finished();
+        let (events, notifications) = w.store.alert_history(alert.alert_id).await.unwrap();
+        assert_eq!(
+            events.len() - opened,
+            notifications.len(),
+            "read {reads}: every notification comes with the event of its step"
+        );
+        reads += 1;
+        if done {
+            assert_eq!(notifications.len(), STEPS);
+            break;
+        }
+    }
+    writer.await.unwrap();
+}
