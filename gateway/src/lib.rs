@@ -15,6 +15,7 @@ pub mod gatt;
 pub mod home;
 pub mod mqtt;
 pub mod outbox;
+pub mod resend;
 pub mod sim;
 pub mod supervise;
 pub mod uplink;

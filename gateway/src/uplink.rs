@@ -3,9 +3,11 @@
 //!
 //! * A window of at most `max_in_flight` unacknowledged batches: after an outage the backlog
 //!   drains oldest first at the pace the server acknowledges, without flooding it.
-//! * A batch not acknowledged within `resend_after` is sent again (with everything after it);
-//!   so is everything in flight after a reconnect. Duplicates are harmless: the server stores
-//!   each reading once and acknowledges it again.
+//! * A batch not acknowledged in time is sent again (with everything after it); so is everything
+//!   in flight after a reconnect. Duplicates are harmless: the server stores each reading once
+//!   and acknowledges it again. "In time" starts at `resend_after` and follows how long the
+//!   server takes to acknowledge, backing off after each resend up to `resend_max`
+//!   ([`ResendTimer`]), so a server past its capacity is not flooded with copies.
 //! * A retained status on `.../status` (online, outbox depth, devices), and the same topic as the
 //!   MQTT last will saying offline.
 //! * The device binding the server pushes (retained, on `.../binding`) is subscribed to when
@@ -28,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::binding::Bindings;
 use crate::mqtt::{BrokerAuth, MqttUrl, TlsSetupError};
 use crate::outbox::{Outbox, OutboxError};
+use crate::resend::ResendTimer;
 
 /// What the gateway knows about its devices, shared by the BLE/simulator side and the uplink.
 pub type DeviceBoard = Arc<Mutex<BTreeMap<String, DeviceStatus>>>;
@@ -42,8 +45,10 @@ pub struct UplinkConfig {
     pub batch_max: usize,
     /// Unacknowledged batches allowed at once.
     pub max_in_flight: usize,
-    /// Resend a batch not acknowledged within this time.
+    /// Resend a batch not acknowledged within this time, at first (then see [`ResendTimer`]).
     pub resend_after: Duration,
+    /// The longest wait for an acknowledgement before a resend.
+    pub resend_max: Duration,
     /// Publish the retained status this often.
     pub status_every: Duration,
     /// Where the device binding the server pushes goes (`None`: not subscribed).
@@ -59,6 +64,7 @@ impl UplinkConfig {
             batch_max: 200,
             max_in_flight: 4,
             resend_after: Duration::from_secs(10),
+            resend_max: Duration::from_secs(120),
             status_every: Duration::from_secs(30),
             bindings: None,
         }
@@ -139,6 +145,7 @@ pub async fn run(
 
     let mut connected = false;
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut resend = ResendTimer::new(cfg.resend_after, cfg.resend_max);
     let mut cursor: Option<u64> = None;
     let mut next_batch_id = now_ms() as u64;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -173,7 +180,11 @@ pub async fn run(
                     if !ack.rejected.is_empty() {
                         tracing::warn!(rejected = ack.rejected.len(), first_reason = %ack.rejected[0].reason, "server refused readings (kept in its dead letters)");
                     }
-                    in_flight.retain(|b| b.batch_id != ack.batch_id);
+                    if let Some(i) = in_flight.iter().position(|b| b.batch_id == ack.batch_id) {
+                        // Every batch id is sent once (a resend re-reads the outbox into new ones).
+                        resend.acknowledged(in_flight[i].sent.elapsed());
+                        in_flight.remove(i);
+                    }
                 }
                 Some(LinkEvent::Binding(binding)) => {
                     if let Some(bindings) = cfg.bindings.clone() {
@@ -188,8 +199,9 @@ pub async fn run(
             },
             _ = wake.notified() => {}
             _ = tick.tick() => {
-                if in_flight.front().is_some_and(|b| b.sent.elapsed() > cfg.resend_after) {
-                    tracing::warn!(batches = in_flight.len(), "no acknowledgement in time; resending");
+                if in_flight.front().is_some_and(|b| b.sent.elapsed() > resend.timeout()) {
+                    tracing::warn!(batches = in_flight.len(), waited_ms = resend.timeout().as_millis() as u64, "no acknowledgement in time; resending");
+                    resend.resent();
                     stats.resends.fetch_add(1, Ordering::Relaxed);
                     in_flight.clear();
                     cursor = None;

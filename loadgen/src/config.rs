@@ -94,9 +94,14 @@ pub struct Cli {
     /// Unacknowledged batches per gateway at most (1 to 32).
     #[arg(long, default_value_t = 4)]
     pub max_in_flight: usize,
-    /// Resend a gateway's unacknowledged batches after this long without an ack.
+    /// Resend a gateway's unacknowledged batches after this long without an ack, at first; then
+    /// the wait follows how long acks take and doubles after each resend, as the real
+    /// gateway's does.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub resend_after: Duration,
+    /// The longest wait for an ack before a resend.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub resend_max: Duration,
     /// After measuring stops, wait at most this long for the last acknowledgements.
     #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub drain: Duration,

