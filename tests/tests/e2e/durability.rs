@@ -69,3 +69,82 @@ async fn killed_gateway_resends_what_was_never_acknowledged() {
     assert_eq!(w.server().store.count_readings().await.unwrap(), produced as i64);
     restarted.stop().await;
 }
+
+/// A server past its capacity acknowledges late. The gateway's uplink must learn that and wait,
+/// not send its whole window again every `resend_after` (2 s here): in a district those copies
+/// were most of what the server had to handle. The server here is a stand-in that acknowledges
+/// each batch 4 s after it arrives, the only way to make a server slow on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_waits_for_a_slow_server_instead_of_flooding_it_with_resends() {
+    use eldercare_schema::topic::{Channel, topic};
+    use eldercare_schema::{Ack, ReadingsBatch};
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    use std::collections::HashSet;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let w = World::without_server().await;
+    let mut opts = MqttOptions::new("slow-server", w.broker.host.clone(), w.broker.port);
+    opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    let received: Arc<Mutex<(usize, HashSet<u64>)>> = Default::default();
+    let (connected_tx, connected) = tokio::sync::oneshot::channel();
+    tokio::spawn({
+        let (client, received) = (client.clone(), received.clone());
+        async move {
+            let mut connected_tx = Some(connected_tx);
+            while let Ok(ev) = eventloop.poll().await {
+                match ev {
+                    Event::Incoming(Packet::SubAck(_)) => {
+                        if let Some(tx) = connected_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    Event::Incoming(Packet::Publish(p)) => {
+                        let batch = ReadingsBatch::parse(&p.payload, "gw-wang").unwrap();
+                        let seqs: Vec<u64> = batch.readings.iter().map(|r| r.seq).collect();
+                        {
+                            let mut r = received.lock().unwrap();
+                            r.0 += 1;
+                            r.1.extend(&seqs);
+                        }
+                        let client = client.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(4)).await;
+                            let ack = Ack { v: 1, batch_id: batch.batch_id, seqs, rejected: Vec::new() };
+                            let bytes = serde_json::to_vec(&ack).unwrap();
+                            client
+                                .publish(topic("gw-wang", Channel::Ack), QoS::AtLeastOnce, false, bytes)
+                                .await
+                                .unwrap();
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+    });
+    client.subscribe(topic("gw-wang", Channel::Readings), QoS::AtLeastOnce).await.unwrap();
+    connected.await.unwrap();
+
+    let gw = TestGateway::start("gw-wang", &w.broker, &w.outbox_dir("gw-wang"));
+    // 20 s of heart rates, two packets a second.
+    let mut produced = HashSet::new();
+    for _ in 0..40 {
+        produced.extend(gw.feed(
+            "hr-wang-01",
+            Characteristic::HeartRateMeasurement,
+            &encode::heart_rate(72, &[], Some(true), None),
+        ));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    gw.drained().await;
+    let resends = gw.stats.resends.load(Ordering::Relaxed);
+    let (batches, seqs) = received.lock().unwrap().clone();
+    assert!(produced.is_subset(&seqs), "every reading reached the server");
+    // With a fixed 2 s timeout the window went again every 2 s (about ten times in 20 s). The
+    // first acknowledgement teaches the uplink the 4 s round trip; only the resend before it stays.
+    assert!(resends <= 2, "{resends} resends of the window ({batches} batches for {} readings)", produced.len());
+    gw.stop().await;
+}
