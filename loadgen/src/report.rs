@@ -129,15 +129,24 @@ impl Report {
             );
         }
         let c = &self.check;
+        // Before the drain ends, what is missing may still be queued in the broker or in flight
+        // (the gateways would resend it): not stored yet, not known lost.
+        let (missing, verdict) = match (c.exactly_once(), self.drained) {
+            (true, _) => ("losses", "exactly once"),
+            (false, true) => ("losses", "NOT exactly once"),
+            (false, false) if c.duplicates == 0 && c.unexpected == 0 => {
+                ("not stored yet", "NOT checked to the end: the drain ran out; try a longer --drain")
+            }
+            (false, false) => ("not stored yet", "NOT exactly once"),
+        };
         let _ = writeln!(
             s,
-            "  database    stored {} of {} published: losses {}, duplicates {}, unexpected {}  => {}",
+            "  database    stored {} of {} published: {missing} {}, duplicates {}, unexpected {}  => {verdict}",
             n(c.stored as f64),
             n(c.published as f64),
             c.losses,
             c.duplicates,
             c.unexpected,
-            if c.exactly_once() { "exactly once" } else { "NOT exactly once" }
         );
         if let Some(b) = self.storage_bytes_per_reading {
             let _ = writeln!(s, "  storage     {b:.0} bytes per stored reading (readings table and its indexes)");
@@ -178,6 +187,55 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn report(drained: bool, losses: u64, duplicates: u64) -> Report {
+        Report {
+            prefix: "p".into(),
+            seq_base: 1,
+            gateways: 1,
+            residents: 1,
+            speedup: 1.0,
+            offered_per_s: 1.0,
+            measured_s: 1.0,
+            total_s: 1.0,
+            published: 10,
+            acked: 10 - losses,
+            never_published: 0,
+            drained,
+            readings_per_s: 1.0,
+            batches_per_s: 1.0,
+            mean_batch: 1.0,
+            latency: Latency { batches: 1, p50_ms: 1.0, p99_ms: 1.0, max_ms: 1.0 },
+            resent_batches: 0,
+            extra_acks: 0,
+            rejected: 0,
+            first_rejection: None,
+            disconnects: 0,
+            check: Verification { published: 10, stored: 10 - losses, losses, duplicates, ..Default::default() },
+            baseline: None,
+            processes: Vec::new(),
+            loadgen_cpu_s: 0.0,
+            loadgen_peak_rss_mib: 0.0,
+            storage_bytes_per_reading: None,
+        }
+    }
+
+    fn database_line(r: &Report) -> String {
+        r.text().lines().find(|l| l.trim_start().starts_with("database")).unwrap().to_owned()
+    }
+
+    #[test]
+    fn readings_missing_after_a_finished_drain_are_losses_and_before_it_not_yet_stored() {
+        assert!(database_line(&report(true, 0, 0)).ends_with("=> exactly once"));
+        let lost = database_line(&report(true, 3, 0));
+        assert!(lost.contains("losses 3") && lost.ends_with("=> NOT exactly once"), "{lost}");
+        let queued = database_line(&report(false, 3, 0));
+        assert!(queued.contains("not stored yet 3") && queued.contains("NOT checked to the end"), "{queued}");
+        let doubled = database_line(&report(false, 3, 1));
+        assert!(doubled.contains("duplicates 1") && doubled.ends_with("=> NOT exactly once"), "{doubled}");
+    }
+
     #[test]
     fn thousands() {
         assert_eq!(super::n(1234567.4), "1,234,567");

@@ -16,7 +16,8 @@ pub struct Verification {
     pub published: u64,
     /// Distinct readings found in the database.
     pub stored: u64,
-    /// Published but not stored.
+    /// Published but not stored. When the drain ran out first these may still be queued in the
+    /// broker or unacknowledged (the gateways keep them): the report then says "not stored yet".
     pub losses: u64,
     /// Rows beyond the first of the same (gateway, device, seq).
     pub duplicates: u64,
