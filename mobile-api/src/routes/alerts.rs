@@ -314,12 +314,11 @@ pub(crate) async fn get_alert(
     user: AuthUser,
     Path(alert_id): Path<i64>,
 ) -> Result<Json<AlertDetail>, ApiError> {
-    let alert = state
+    let (alert, events, notifications) = state
         .store
-        .visible_alert(&user.viewer(), alert_id)
+        .alert_detail(&user.viewer(), alert_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("alert {alert_id} not found")))?;
-    let (events, notifications) = state.store.alert_history(alert_id).await?;
     state.audit(Some(user.user_id), "alert.read", alert.resident_id, &format!("alert={alert_id}")).await?;
     let mut names = Names::new(&state, &user);
     let mut detail = AlertDetail {

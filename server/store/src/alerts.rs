@@ -222,17 +222,31 @@ impl Store {
         Ok(self.visible_alert(viewer, alert_id).await?.ok_or(ActionRefused::NotFound))
     }
 
-    /// The history of an alert, oldest first, and the notifications it caused with their
-    /// delivery state, read from one snapshot. Check scope first.
+    /// An alert `viewer` may see, with its history (oldest first) and the notifications it
+    /// caused with their delivery state, all read from one snapshot; `None` when out of scope.
     ///
-    /// An escalation step writes its event and its notifications in one transaction; read in
-    /// two plain statements, a step committing in between showed its notifications without the
-    /// event that explains them.
-    pub async fn alert_history(&self, alert_id: i64) -> Result<(Vec<AlertEventRow>, Vec<NotificationRow>), StoreError> {
+    /// An escalation step moves the alert's step and writes its event and its notifications in
+    /// one transaction; read in separate statements, a step committing in between showed its
+    /// notifications without the event that explains them.
+    pub async fn alert_detail(
+        &self,
+        viewer: &Viewer,
+        alert_id: i64,
+    ) -> Result<Option<(AlertRow, Vec<AlertEventRow>, Vec<NotificationRow>)>, StoreError> {
         // SQLite in WAL mode: a deferred transaction reads one snapshot from its first read.
         let mut tx = match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("begin").await?,
             Dialect::Postgres => self.pool.begin_with("begin isolation level repeatable read read only").await?,
+        };
+        let sql = format!("{} and a.alert_id = $2", scoped(viewer));
+        let Some(alert) = sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(sql))
+            .bind(viewer.user_id)
+            .bind(alert_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            tx.commit().await?;
+            return Ok(None);
         };
         let events = sqlx::query_as(
             "select event_id, alert_id, at_ms, kind, user_id, note, detail from alert_events \
@@ -249,6 +263,6 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((events, notifications))
+        Ok(Some((alert, events, notifications)))
     }
 }

@@ -491,15 +491,19 @@ async fn the_binding_clock_moves_with_device_changes_and_not_with_readings(backe
     assert_eq!(gateways(s.gateway_bindings().await.unwrap()), ["gw", "gw2"]);
 }
 
-both!(an_alert_history_never_shows_notifications_without_the_step_that_sent_them);
-async fn an_alert_history_never_shows_notifications_without_the_step_that_sent_them(backend: Backend) {
+both!(an_alert_detail_never_shows_notifications_without_the_step_that_sent_them);
+async fn an_alert_detail_never_shows_notifications_without_the_step_that_sent_them(backend: Backend) {
     let w = world(backend).await;
+    let admin = w.store.create_user("a", "x", Role::Admin, "A").await.unwrap();
+    w.store.grant_scope(admin, 1).await.unwrap();
+    let viewer = eldercare_store::Viewer { user_id: admin, role: Role::Admin };
     let mut tx = w.store.begin().await.unwrap();
     let alert = tx.raise(Subject::Resident(w.resident), "help_button", "critical", "Help", "{}", 5).await.unwrap();
     tx.commit().await.unwrap();
-    let opened = w.store.alert_history(alert.alert_id).await.unwrap().0.len();
-    // Another instance takes escalation steps: each writes its event and its notification in
-    // one transaction, as the escalation worker does.
+    let detail = |store: Store| async move { store.alert_detail(&viewer, alert.alert_id).await.unwrap().unwrap() };
+    let (_, opened, _) = detail(w.store.clone()).await;
+    // Another instance takes escalation steps: each moves the step and writes its event and
+    // its notification in one transaction, as the escalation worker does.
     const STEPS: usize = 300;
     let writer = tokio::spawn({
         let store = second_handle(&w).await;
@@ -507,6 +511,7 @@ async fn an_alert_history_never_shows_notifications_without_the_step_that_sent_t
         async move {
             for step in 0..STEPS as i64 {
                 let mut tx = store.begin().await.unwrap();
+                assert!(tx.claim_escalation(alert_id, step, Some(i64::MAX)).await.unwrap());
                 tx.event(alert_id, step, "escalated", None, None, "{}").await.unwrap();
                 tx.add_notification(alert_id, step, "live", None, None, "{}", step).await.unwrap();
                 tx.commit().await.unwrap();
@@ -516,12 +521,9 @@ async fn an_alert_history_never_shows_notifications_without_the_step_that_sent_t
     let mut reads = 0;
     loop {
         let done = writer.is_finished();
-        let (events, notifications) = w.store.alert_history(alert.alert_id).await.unwrap();
-        assert_eq!(
-            events.len() - opened,
-            notifications.len(),
-            "read {reads}: every notification comes with the event of its step"
-        );
+        let (a, events, notifications) = detail(w.store.clone()).await;
+        assert_eq!(events.len() - opened.len(), notifications.len(), "read {reads}: each notification with its event");
+        assert_eq!(a.escalation_step as usize, notifications.len(), "read {reads}: the step with its notifications");
         reads += 1;
         if done {
             assert_eq!(notifications.len(), STEPS);
@@ -529,4 +531,7 @@ async fn an_alert_history_never_shows_notifications_without_the_step_that_sent_t
         }
     }
     writer.await.unwrap();
+    let family = w.store.create_user("f", "x", Role::Family, "F").await.unwrap();
+    let stranger = eldercare_store::Viewer { user_id: family, role: Role::Family };
+    assert!(w.store.alert_detail(&stranger, alert.alert_id).await.unwrap().is_none(), "out of scope");
 }
