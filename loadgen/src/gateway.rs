@@ -92,9 +92,8 @@ struct InFlight {
     readings: u64,
     payload: Vec<u8>,
     first_sent: Instant,
+    /// Later than `first_sent` once the batch was sent again.
     last_sent: Instant,
-    /// Sent more than once: its ack says nothing about the round trip.
-    resent: bool,
 }
 
 fn now_ms() -> i64 {
@@ -166,7 +165,6 @@ pub async fn run(
                     }
                     for b in &mut in_flight {
                         b.last_sent = Instant::now();
-                        b.resent = true;
                         counters.publishes.fetch_add(1, Ordering::Relaxed);
                         let _ = client.publish(&readings_topic, QoS::AtLeastOnce, false, b.payload.clone()).await;
                     }
@@ -197,7 +195,6 @@ pub async fn run(
                     resend.resent();
                     for b in &mut in_flight {
                         b.last_sent = Instant::now();
-                        b.resent = true;
                         counters.publishes.fetch_add(1, Ordering::Relaxed);
                         let _ = client.publish(&readings_topic, QoS::AtLeastOnce, false, b.payload.clone()).await;
                     }
@@ -226,7 +223,6 @@ pub async fn run(
                 payload: payload.clone(),
                 first_sent: now,
                 last_sent: now,
-                resent: false,
             });
             next_batch_id += 1;
             out.published += n as u64;
@@ -275,8 +271,9 @@ fn on_ack(
         return;
     }
     let b = in_flight.remove(i).expect("index from position");
-    if !b.resent {
-        resend.acknowledged(b.last_sent.elapsed());
+    // A batch sent more than once: its ack says nothing about the round trip.
+    if b.last_sent == b.first_sent {
+        resend.acknowledged(b.first_sent.elapsed());
     }
     out.acked += b.readings;
     counters.acked.fetch_add(b.readings, Ordering::Relaxed);

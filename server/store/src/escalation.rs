@@ -433,7 +433,7 @@ impl Store {
     pub async fn last_reading_position(&self) -> Result<i64, StoreError> {
         let sql = match self.dialect {
             Dialect::Sqlite => "select coalesce(max(rowid), 0) from readings",
-            Dialect::Postgres => "select case when is_called then last_value else 0 end from readings_rowid_seq",
+            Dialect::Postgres => Feed::Readings.last_position_sql(),
         };
         Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }

@@ -66,6 +66,16 @@ pub(crate) enum Feed {
     Events,
 }
 
+impl Feed {
+    /// PostgreSQL: the last position the feed's sequence gave out (0 before the first).
+    pub(crate) fn last_position_sql(self) -> &'static str {
+        match self {
+            Feed::Readings => "select case when is_called then last_value else 0 end from readings_rowid_seq",
+            Feed::Events => "select case when is_called then last_value else 0 end from alert_events_event_id_seq",
+        }
+    }
+}
+
 /// The `xmin` of `xmin:xmax:xip,...` (`pg_current_snapshot()::text`).
 fn parse_xmin(s: &str) -> Option<u64> {
     s.split(':').next()?.parse().ok()
@@ -77,12 +87,8 @@ impl Store {
         if self.dialect == Dialect::Sqlite {
             return Ok(i64::MAX);
         }
-        let sql = match feed {
-            Feed::Readings => "select case when is_called then last_value else 0 end from readings_rowid_seq",
-            Feed::Events => "select case when is_called then last_value else 0 end from alert_events_event_id_seq",
-        };
         // The sequence first, the snapshot in a later statement: see the module docs.
-        let last: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        let last: i64 = sqlx::query_scalar(feed.last_position_sql()).fetch_one(&self.pool).await?;
         let (_, id, snapshot): (String, String, String) = sqlx::query_as(
             "select set_config('synchronous_commit', 'off', true), cast(pg_current_xact_id() as text), \
              cast(pg_current_snapshot() as text)",

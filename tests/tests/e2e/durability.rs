@@ -76,6 +76,7 @@ async fn killed_gateway_resends_what_was_never_acknowledged() {
 /// each batch 4 s after it arrives, the only way to make a server slow on purpose.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_waits_for_a_slow_server_instead_of_flooding_it_with_resends() {
+    use eldercare_schema::payload::PAYLOAD_VERSION;
     use eldercare_schema::topic::{Channel, topic};
     use eldercare_schema::{Ack, ReadingsBatch};
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
@@ -112,7 +113,7 @@ async fn a_gateway_waits_for_a_slow_server_instead_of_flooding_it_with_resends()
                         let client = client.clone();
                         tokio::spawn(async move {
                             tokio::time::sleep(Duration::from_secs(4)).await;
-                            let ack = Ack { v: 1, batch_id: batch.batch_id, seqs, rejected: Vec::new() };
+                            let ack = Ack { v: PAYLOAD_VERSION, batch_id: batch.batch_id, seqs, rejected: Vec::new() };
                             let bytes = serde_json::to_vec(&ack).unwrap();
                             client
                                 .publish(topic("gw-wang", Channel::Ack), QoS::AtLeastOnce, false, bytes)
