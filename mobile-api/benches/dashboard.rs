@@ -214,6 +214,8 @@ async fn seed(store: &Store) -> World {
             store.ingest(gateway, chunk, &[], now_ms).await.unwrap();
         }
     }
+    // What the server's rollup follower does once a minute.
+    store.roll_up(now_ms).await.unwrap();
     World { store: store.clone(), caregiver, busy: residents[0].0, now_ms }
 }
 

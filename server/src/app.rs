@@ -147,6 +147,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     };
     workers.push(tokio::spawn(crate::binding::run(binding_cfg, store.clone(), shutdown.child_token())));
     workers.push(tokio::spawn(crate::checkpoint::run(store.clone(), shutdown.child_token())));
+    workers.push(tokio::spawn(crate::rollups::run(
+        store.clone(),
+        cfg.clock.clone().unwrap_or_else(alerts::system_clock),
+        shutdown.child_token(),
+    )));
     if cfg.raw_retention_days > 0 {
         workers.push(tokio::spawn(crate::retention::run(
             store.clone(),

@@ -11,6 +11,7 @@ pub mod console;
 pub mod demo;
 pub mod ingest;
 pub mod retention;
+pub mod rollups;
 pub mod rules;
 pub mod telemetry;
 pub mod tls;

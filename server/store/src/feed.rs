@@ -89,6 +89,22 @@ impl Store {
         }
         // The sequence first, the snapshot in a later statement: see the module docs.
         let last: i64 = sqlx::query_scalar(feed.last_position_sql()).fetch_one(&self.pool).await?;
+        let (id, xmin) = self.new_xact_id().await?;
+        let mut horizons = self.horizons.lock().expect("horizons lock");
+        let h = match feed {
+            Feed::Readings => &mut horizons.readings,
+            Feed::Events => &mut horizons.events,
+        };
+        Ok(h.advance(last, id, xmin))
+    }
+}
+
+impl Store {
+    /// PostgreSQL: a transaction id of our own (a tiny transaction, committed without waiting
+    /// for the disk), and the `xmin` of a snapshot taken after it: the oldest transaction still
+    /// running. Every transaction that took its id before ours has ended once some later
+    /// snapshot's `xmin` is at least our id.
+    pub(crate) async fn new_xact_id(&self) -> Result<(u64, u64), StoreError> {
         let (_, id, snapshot): (String, String, String) = sqlx::query_as(
             "select set_config('synchronous_commit', 'off', true), cast(pg_current_xact_id() as text), \
              cast(pg_current_snapshot() as text)",
@@ -98,12 +114,14 @@ impl Store {
         let bad = || StoreError::Invalid(format!("transaction id {id:?} or snapshot {snapshot:?} from the database"));
         let id: u64 = id.parse().map_err(|_| bad())?;
         let xmin = parse_xmin(&snapshot).ok_or_else(bad)?;
-        let mut horizons = self.horizons.lock().expect("horizons lock");
-        let h = match feed {
-            Feed::Readings => &mut horizons.readings,
-            Feed::Events => &mut horizons.events,
-        };
-        Ok(h.advance(last, id, xmin))
+        Ok((id, xmin))
+    }
+
+    /// PostgreSQL: the `xmin` of a new snapshot (the oldest transaction still running).
+    pub(crate) async fn snapshot_xmin(&self) -> Result<u64, StoreError> {
+        let snapshot: String =
+            sqlx::query_scalar("select cast(pg_current_snapshot() as text)").fetch_one(&self.pool).await?;
+        parse_xmin(&snapshot).ok_or_else(|| StoreError::Invalid(format!("snapshot {snapshot:?} from the database")))
     }
 }
 

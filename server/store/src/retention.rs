@@ -10,10 +10,17 @@ impl Store {
     ///
     /// The reading with the greatest `rowid` is always kept: SQLite would otherwise hand its
     /// rowid to the next reading, and FHIR ids and the live feed's positions must never repeat.
+    /// Nor is any reading measured after the rollups' safe time purged (`rollup.rs`): it may not
+    /// be in the rollups yet.
     pub async fn purge_raw_readings(&self, before_ms: i64, batch: i64) -> Result<u64, StoreError> {
         if batch <= 0 {
             return Err(StoreError::Invalid(format!("purge batch of {batch}")));
         }
+        let safe_ms = self.rollup_safe_ms().await?;
+        if safe_ms < before_ms {
+            tracing::warn!(before_ms, safe_ms, "retention: the rollups are behind; purging only what they hold");
+        }
+        let before_ms = before_ms.min(safe_ms);
         let mut total = 0;
         loop {
             let done = sqlx::query(

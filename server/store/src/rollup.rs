@@ -1,10 +1,43 @@
 //! Rollups of readings: count, sum, min and max per resident, metric and minute / hour / day
-//! (`readings_rollup`, migration 0004). Ingest adds each batch's fresh readings in the same
-//! transaction, aggregated in memory first (one row per bucket, in key order). Rollup queries
-//! whose bucket is a multiple of a stored span read the table (plus raw readings for partial
-//! buckets at the edges of the range), so they keep working after raw readings are purged.
+//! (`readings_rollup`, migration 0004). Rollup queries whose bucket is a multiple of a stored
+//! span read the table for whole buckets measured before the *safe time*, and raw readings for
+//! the rest, so they keep working after raw readings are purged.
+//!
+//! # Who writes them
+//!
+//! A reading is *late* when it was measured more than [`LATE_MS`] before it was received (a
+//! gateway uploading what it kept while offline). Ingest adds late readings in its own
+//! transaction. All others are added by the *follower* ([`Store::roll_up`], run by the server
+//! every minute), which reads the readings stored since its last pass by position and adds them
+//! with one upsert per resident, metric and bucket: at district scale ingest's three upserts per
+//! reading (one per span) were a quarter of the database's time. Both decide lateness from the
+//! stored row (`measured_ms < received_ms - LATE_MS`), so each reading is added exactly once.
+//!
+//! # The safe time
+//!
+//! The cursor (`rollup_cursor`, migration 0007) holds the follower's position (every reading at
+//! or below it is added) and its *announced* time: ingest stores no reading with a received time
+//! below the announcement (it raises the time to it, in the statement that inserts). A reading
+//! the follower has not added yet is above its position and not late, so it was measured at or
+//! after `announced - LATE_MS` if it read that announcement. The follower makes sure it did:
+//!
+//! 1. it raises the announcement to its clock minus [`ANNOUNCE_BEHIND_MS`] and commits;
+//! 2. it takes a transaction id and waits until every transaction begun before it has ended
+//!    (a snapshot's `xmin` reaches it, as in `feed.rs`): any transaction still inserting took its
+//!    id after the announcement, and its insert, a later statement, reads it;
+//! 3. it reads the last position given out, takes another id and waits again, so every reading
+//!    at or below that position is committed (or rolled back);
+//! 4. it adds the readings between its old and new position and moves the cursor there, with
+//!    `safe_ms = announced - LATE_MS`, in one transaction that locks the cursor first (two
+//!    instances take turns; the second finds nothing left to add).
+//!
+//! So every reading measured before `safe_ms` is in the table. On SQLite one transaction at a
+//! time writes, so the follower does all of this in one transaction.
+//!
+//! Retention never purges readings measured after `safe_ms`: they may not be added yet.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use eldercare_schema::Metric;
 use sqlx::{Any, Transaction};
@@ -15,6 +48,36 @@ use crate::{Dialect, NewReading, Store, StoreError};
 
 /// The stored spans, largest first.
 pub const SPANS_MS: [i64; 3] = [86_400_000, 3_600_000, 60_000];
+
+/// A reading measured more than this before it was received is late: ingest adds it to the
+/// rollups itself.
+pub const LATE_MS: i64 = 10 * 60_000;
+
+/// How far behind its clock the follower announces the received time (room for the clocks of
+/// several server instances to differ).
+pub const ANNOUNCE_BEHIND_MS: i64 = 60_000;
+
+/// How long a pass waits for transactions begun before it to end before giving up.
+const WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// The safe time before the first pass: nothing is known to be in the table.
+pub const NEVER_MS: i64 = -(1 << 62);
+
+/// Whether ingest adds a reading to the rollups itself (the follower adds the others).
+pub(crate) fn is_late(measured_ms: i64, received_ms: i64) -> bool {
+    measured_ms < received_ms.saturating_sub(LATE_MS)
+}
+
+/// What a pass of the follower did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollupPass {
+    /// Readings this pass added (another instance's pass may have added some of the range).
+    pub added: u64,
+    /// Every reading at or below this position is in the rollups.
+    pub position: i64,
+    /// Every reading measured before this time is in the rollups.
+    pub safe_ms: i64,
+}
 
 /// The start of the bucket of `span` holding `t` (aligned to the epoch, also before it).
 pub(crate) fn bucket_of(t: i64, span: i64) -> i64 {
@@ -117,12 +180,137 @@ pub(crate) async fn add_to_rollups(
 type AggTuple = (i64, i64, f64, f64, f64);
 
 impl Store {
+    /// One pass of the follower (see the module docs): adds the readings stored since the last
+    /// pass (by any instance) that ingest did not add as late, and moves the safe time to
+    /// `now_ms - ANNOUNCE_BEHIND_MS - LATE_MS`. `None` when a transaction begun before the pass
+    /// kept running for [`WAIT_LIMIT`]: nothing changed but the announcement; try again later.
+    pub async fn roll_up(&self, now_ms: i64) -> Result<Option<RollupPass>, StoreError> {
+        let wanted = now_ms.saturating_sub(ANNOUNCE_BEHIND_MS);
+        match self.dialect {
+            Dialect::Sqlite => {
+                let _turn = self.write_turn.clone().lock_owned().await;
+                let mut tx = self.write_tx().await?;
+                let announced: i64 = sqlx::query_scalar(
+                    "update rollup_cursor set announced_ms = max(announced_ms, $1) returning announced_ms",
+                )
+                .bind(wanted)
+                .fetch_one(&mut *tx)
+                .await?;
+                let last: i64 =
+                    sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&mut *tx).await?;
+                let pass = self.add_since_cursor(&mut tx, last, announced).await?;
+                tx.commit().await?;
+                Ok(Some(pass))
+            }
+            Dialect::Postgres => {
+                let announced: i64 = sqlx::query_scalar(
+                    "update rollup_cursor set announced_ms = greatest(announced_ms, $1) returning announced_ms",
+                )
+                .bind(wanted)
+                .fetch_one(&self.pool)
+                .await?;
+                if !self.wait_for_earlier_transactions().await? {
+                    return Ok(None);
+                }
+                let last: i64 =
+                    sqlx::query_scalar(crate::feed::Feed::Readings.last_position_sql()).fetch_one(&self.pool).await?;
+                if !self.wait_for_earlier_transactions().await? {
+                    return Ok(None);
+                }
+                let mut tx = self.pool.begin().await?;
+                // One pass aggregates a minute of readings in memory; PostgreSQL's default
+                // 4 MB would spill its groups to disk at district scale.
+                sqlx::query("set local work_mem = '64MB'").execute(&mut *tx).await?;
+                let pass = self.add_since_cursor(&mut tx, last, announced).await?;
+                tx.commit().await?;
+                Ok(Some(pass))
+            }
+        }
+    }
+
+    /// PostgreSQL: takes a transaction id and waits until every transaction that took one before
+    /// it has ended; `false` after [`WAIT_LIMIT`].
+    async fn wait_for_earlier_transactions(&self) -> Result<bool, StoreError> {
+        let (id, mut xmin) = self.new_xact_id().await?;
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(5);
+        while xmin < id {
+            if started.elapsed() > WAIT_LIMIT {
+                tracing::warn!(waited = ?WAIT_LIMIT, "rollups: a transaction is still running; pass skipped");
+                return Ok(false);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+            xmin = self.snapshot_xmin().await?;
+        }
+        Ok(true)
+    }
+
+    /// In `tx`: locks the cursor, adds the readings after its position up to `last` that are not
+    /// late, and moves it to `last` with the safe time `announced - LATE_MS`.
+    async fn add_since_cursor(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        last: i64,
+        announced: i64,
+    ) -> Result<RollupPass, StoreError> {
+        let (position, safe_ms): (i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select position, safe_ms from rollup_cursor{}",
+            self.dialect.for_update()
+        )))
+        .fetch_one(&mut **tx)
+        .await?;
+        let safe = announced.saturating_sub(LATE_MS).max(safe_ms);
+        if last <= position {
+            return Ok(RollupPass { added: 0, position, safe_ms });
+        }
+        let added: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from readings where rowid > $1 and rowid <= $2 and measured_ms >= received_ms - {LATE_MS}"
+        )))
+        .bind(position)
+        .bind(last)
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into readings_rollup (resident_id, metric, span_ms, bucket_ms, n, sum_value, min_value, max_value) \
+             select r.resident_id, r.metric, s.span_ms, \
+             r.measured_ms - (r.measured_ms % s.span_ms + s.span_ms) % s.span_ms, \
+             count(*), cast(sum(r.value) as double precision), min(r.value), max(r.value) \
+             from readings r cross join (select 60000 as span_ms union all select 3600000 union all select 86400000) s \
+             where r.rowid > $1 and r.rowid <= $2 and r.measured_ms >= r.received_ms - {LATE_MS} \
+             group by 1, 2, 3, 4 order by 1, 2, 3, 4 \
+             on conflict (resident_id, metric, span_ms, bucket_ms) do update set \
+             n = readings_rollup.n + excluded.n, sum_value = readings_rollup.sum_value + excluded.sum_value, \
+             min_value = case when excluded.min_value < readings_rollup.min_value \
+               then excluded.min_value else readings_rollup.min_value end, \
+             max_value = case when excluded.max_value > readings_rollup.max_value \
+               then excluded.max_value else readings_rollup.max_value end"
+        )))
+        .bind(position)
+        .bind(last)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("update rollup_cursor set position = $1, safe_ms = $2")
+            .bind(last)
+            .bind(safe)
+            .execute(&mut **tx)
+            .await?;
+        Ok(RollupPass { added: added as u64, position: last, safe_ms: safe })
+    }
+
+    /// Every reading measured before this time is in the rollup table ([`NEVER_MS`] before the
+    /// follower's first pass).
+    pub async fn rollup_safe_ms(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("select safe_ms from rollup_cursor").fetch_one(&self.pool).await?)
+    }
+
     /// Count, min, max and mean of a resident's `metric` per bucket of `bucket_ms` (aligned to
     /// the Unix epoch, so hours and days in UTC), for buckets with readings in `[from_ms, to_ms)`.
     ///
-    /// When `bucket_ms` is a multiple of a stored span, whole spans inside the range come from
-    /// the rollup table and only the partial spans at its edges from raw readings; otherwise
-    /// everything is aggregated from raw readings.
+    /// When `bucket_ms` is a multiple of a stored span, whole spans inside the range measured
+    /// before the safe time come from the rollup table, and the partial spans at its edges and
+    /// the spans from the safe time on from raw readings; otherwise everything is aggregated from
+    /// raw readings.
     pub async fn vitals_rollup(
         &self,
         resident_id: i64,
@@ -142,7 +330,9 @@ impl Store {
         };
         // Whole spans inside [from_ms, to_ms).
         let inner_from = from_ms.checked_add(span - 1).map(|t| bucket_of(t, span)).unwrap_or(i64::MAX);
-        let inner_to = bucket_of(to_ms, span);
+        // Only spans that end by the safe time are complete in the table. A pass that moves
+        // the safe time after this read adds only readings measured after the old one.
+        let inner_to = bucket_of(to_ms, span).min(bucket_of(self.rollup_safe_ms().await?, span));
         if inner_from >= inner_to {
             return self.rollup_raw(resident_id, metric, from_ms, to_ms, bucket_ms).await;
         }

@@ -105,6 +105,9 @@ const READING_TYPES: [(&str, &str); 9] = [
     ("time_source", "text"),
 ];
 
+/// The idempotency keys (gateway, device, sequence number) of the readings a statement stored.
+type NewKeys = std::collections::HashSet<(String, String, i64)>;
+
 /// Rows per SQLite insert statement: a batch is cut into these sizes, largest first, so there
 /// are only five statement texts (at most 2,304 parameters, under SQLite's 32,766).
 const SQLITE_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
@@ -165,8 +168,8 @@ impl StoreTx {
 
     /// Inserts the readings of several gateways' batches idempotently; returns the counts and
     /// the readings that were new (a resend returns none, so rules see each reading once). The
-    /// newest value per vital, the devices' last contact and the rollups are kept in the same
-    /// transaction. However many batches there are, this costs a fixed handful of statements
+    /// newest value per vital and the devices' last contact are kept in the same transaction,
+    /// and the rollups of late readings; the rollup follower adds the others (`rollup.rs`). However many batches there are, this costs a fixed handful of statements
     /// (one per table, more only past ~1,000 rows per statement): on PostgreSQL each statement is
     /// a round trip, and round trips, not rows, were what limited ingest.
     ///
@@ -185,7 +188,7 @@ impl StoreTx {
             return Ok((outcome, Vec::new()));
         }
         ordered.sort_by(|a, b| (a.0, &a.1.device_id, a.1.seq).cmp(&(b.0, &b.1.device_id, b.1.seq)));
-        let new_keys: Option<std::collections::HashSet<(String, String, i64)>> = match self.dialect {
+        let (new_keys, received_ms) = match self.dialect {
             Dialect::Postgres => self.insert_readings_pg(&ordered, received_ms).await?,
             Dialect::Sqlite => self.insert_readings_sqlite(&ordered, received_ms).await?,
         };
@@ -265,17 +268,22 @@ impl StoreTx {
         ));
         q.query().execute(&mut *self.tx).await?;
 
-        crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &fresh).await?;
+        // Late readings go into the rollups now; the follower adds the others (`rollup.rs`).
+        let late: Vec<&NewReading> =
+            fresh.iter().copied().filter(|r| crate::rollup::is_late(r.measured_ms, received_ms)).collect();
+        crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &late).await?;
         Ok((outcome, fresh))
     }
 
-    /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter); `None` when
-    /// every row was new, else the keys of those that were.
+    /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter). Returns `None`
+    /// when every row was new, else the keys of those that were, and the received time stored:
+    /// `received_ms`, or the rollup follower's announced time when that is later (`rollup.rs`),
+    /// read in this statement, which comes after the one that took the transaction's id.
     async fn insert_readings_pg(
         &mut self,
         ordered: &[(&str, &NewReading)],
         received_ms: i64,
-    ) -> Result<Option<std::collections::HashSet<(String, String, i64)>>, StoreError> {
+    ) -> Result<(Option<NewKeys>, i64), StoreError> {
         // The live feed needs each transaction to hold its id before it takes a position
         // (`feed.rs`); the positions come from the sequence, one per row.
         //
@@ -309,15 +317,17 @@ impl StoreTx {
         let mut q = Sql::new("");
         let p = q.json_arg(&rows);
         q.push(format!(
-            "insert into readings ({READING_COLUMNS}) select {READING_COLUMNS} from {} where true \
-             on conflict do nothing returning gateway_id, device_id, seq",
+            "insert into readings ({READING_COLUMNS}) select gateway_id, device_id, seq, resident_id, metric, \
+             value, measured_ms, greatest(received_ms, (select announced_ms from rollup_cursor)), time_source \
+             from {} where true on conflict do nothing returning gateway_id, device_id, seq, received_ms",
             self.dialect.json_table(&p, "j", &READING_TYPES)
         ));
-        let inserted: Vec<(String, String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+        let inserted: Vec<(String, String, i64, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+        let stored_ms = inserted.first().map_or(received_ms, |r| r.3);
         if inserted.len() == ordered.len() {
-            return Ok(None);
+            return Ok((None, stored_ms));
         }
-        Ok(Some(inserted.into_iter().collect()))
+        Ok((Some(inserted.into_iter().map(|(g, d, s, _)| (g, d, s)).collect()), stored_ms))
     }
 
     /// SQLite: multi-row inserts of a few fixed sizes (each prepared once per connection);
@@ -328,13 +338,20 @@ impl StoreTx {
     /// worker thread; together those cost more than storing the rows. This transaction holds
     /// the write lock (`begin immediate`), so the rows new to it are the ones past the
     /// highest `rowid` it saw first.
+    ///
+    /// The received time stored is `received_ms`, or the rollup follower's announced time when
+    /// that is later (`rollup.rs`); this transaction holds the write lock, so it is current.
     async fn insert_readings_sqlite(
         &mut self,
         ordered: &[(&str, &NewReading)],
         received_ms: i64,
-    ) -> Result<Option<std::collections::HashSet<(String, String, i64)>>, StoreError> {
-        let before: i64 =
-            sqlx::query_scalar("select coalesce(max(rowid), 0) from readings").fetch_one(&mut *self.tx).await?;
+    ) -> Result<(Option<NewKeys>, i64), StoreError> {
+        let (before, announced): (i64, i64) = sqlx::query_as(
+            "select coalesce((select max(rowid) from readings), 0), (select announced_ms from rollup_cursor)",
+        )
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let received_ms = received_ms.max(announced);
         let mut inserted = 0u64;
         let mut rest = ordered;
         while !rest.is_empty() {
@@ -352,14 +369,14 @@ impl StoreTx {
             rest = tail;
         }
         if inserted == ordered.len() as u64 {
-            return Ok(None);
+            return Ok((None, received_ms));
         }
         let new: Vec<(String, String, i64)> =
             sqlx::query_as("select gateway_id, device_id, seq from readings where rowid > $1")
                 .bind(before)
                 .fetch_all(&mut *self.tx)
                 .await?;
-        Ok(Some(new.into_iter().collect()))
+        Ok((Some(new.into_iter().collect()), received_ms))
     }
 
     pub async fn dead_letters(&mut self, dead: &[DeadLetter], received_ms: i64) -> Result<u64, StoreError> {

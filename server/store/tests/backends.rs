@@ -1,5 +1,5 @@
 //! What differs between the backends underneath and must not show: connection settings,
-//! rollups kept at ingest, retention, and concurrent writers (several server instances on one
+//! rollups kept by ingest and the follower, retention, and concurrent writers (several server instances on one
 //! PostgreSQL). Each test runs on SQLite and on PostgreSQL.
 
 #[macro_use]
@@ -97,16 +97,50 @@ fn expected(rs: &[NewReading], from: i64, to: i64, bucket: i64) -> Vec<(i64, i64
         .collect()
 }
 
+/// Every reading in [`spread`] is measured before this, more than the follower's lag earlier.
+const AFTER_SPREAD: i64 = 1_700_000_000_000 + 600 * 431_113 + 86_400_000;
+
 both!(rollups_from_the_table_equal_raw_aggregation);
 async fn rollups_from_the_table_equal_raw_aggregation(backend: Backend) {
     let w = world(backend).await;
     let s = &w.store;
     let rs = spread(w.resident);
-    // In several batches, with a resend in between: a resend must not count twice.
-    for chunk in rs.chunks(70) {
-        s.ingest("gw", chunk, &[], 0).await.unwrap();
-        s.ingest("gw", chunk, &[], 0).await.unwrap();
+    // In several batches, with a resend in between: a resend must not count twice. Every
+    // other batch arrives a day late (ingest adds those to the rollups itself), the others on
+    // time (the follower adds them); some late ones after the follower's first pass.
+    for (i, chunk) in rs.chunks(70).enumerate() {
+        let received = if i % 2 == 1 { chunk[0].measured_ms + 86_400_000 } else { 0 };
+        s.ingest("gw", chunk, &[], received).await.unwrap();
+        s.ingest("gw", chunk, &[], received).await.unwrap();
+        if i == 4 {
+            check_rollups(s, w.resident, &rs[..70 * 5]).await;
+            assert_eq!(s.rollup_safe_ms().await.unwrap(), eldercare_store::rollup::NEVER_MS);
+            let pass = s.roll_up(AFTER_SPREAD).await.unwrap().expect("nothing else running");
+            assert_eq!(pass.added, 70 * 3, "the three batches on time");
+            assert!(pass.safe_ms < AFTER_SPREAD - eldercare_store::rollup::LATE_MS);
+            assert!(pass.safe_ms > rs[rs.len() - 1].measured_ms, "every reading counts as measured before it");
+            check_rollups(s, w.resident, &rs[..70 * 5]).await;
+        }
     }
+    // After the first pass, readings received "at 0" are stored as received at the announced
+    // time, so all are late now: ingest added them, and the second pass adds none.
+    check_rollups(s, w.resident, &rs).await;
+    let pass = s.roll_up(AFTER_SPREAD).await.unwrap().unwrap();
+    assert_eq!(pass.added, 0);
+    check_rollups(s, w.resident, &rs).await;
+    // From the table alone: with the raw readings gone the answers are the same.
+    assert_eq!(s.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), 599, "all but the newest position");
+    let whole_days = (1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(86_400_000), AFTER_SPREAD);
+    let got = s.vitals_rollup(w.resident, Metric::HeartRate, whole_days.0, whole_days.1, 86_400_000).await.unwrap();
+    let want = expected(&rs, whole_days.0, whole_days.1, 86_400_000);
+    assert_eq!(
+        got.iter().map(|b| (b.bucket_ms, b.count, b.min, b.max)).collect::<Vec<_>>(),
+        want.iter().map(|b| (b.0, b.1, b.2, b.3)).collect::<Vec<_>>()
+    );
+}
+
+/// Every rollup query over [`spread`]'s days equals aggregating `rs` here.
+async fn check_rollups(s: &Store, resident: i64, rs: &[NewReading]) {
     let start: i64 = 1_700_000_000_000;
     let end = start + 600 * 431_113;
     let ranges = [
@@ -119,15 +153,50 @@ async fn rollups_from_the_table_equal_raw_aggregation(backend: Backend) {
     for (from, to) in ranges {
         for bucket in buckets {
             let got: Vec<(i64, i64, f64, f64, f64)> = s
-                .vitals_rollup(w.resident, Metric::HeartRate, from, to, bucket)
+                .vitals_rollup(resident, Metric::HeartRate, from, to, bucket)
                 .await
                 .unwrap()
                 .into_iter()
                 .map(|b| (b.bucket_ms, b.count, b.min, b.max, b.mean))
                 .collect();
-            assert_eq!(got, expected(&rs, from, to, bucket), "range {from}..{to}, bucket {bucket}");
+            assert_eq!(got, expected(rs, from, to, bucket), "range {from}..{to}, bucket {bucket}");
         }
     }
+}
+
+both!(a_pass_waits_for_readings_being_stored_and_adds_each_once);
+async fn a_pass_waits_for_readings_being_stored_and_adds_each_once(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let rs = spread(w.resident);
+    w.store.ingest("gw", &rs[..100], &[], 0).await.unwrap();
+    // Another instance is storing readings when the pass starts, and commits while it runs.
+    let mut tx = other.begin().await.unwrap();
+    tx.insert_readings("gw", &rs[100..300], 0).await.unwrap();
+    let store = w.store.clone();
+    let pass = tokio::spawn(async move { store.roll_up(AFTER_SPREAD).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!pass.is_finished(), "the pass waits for the transaction begun before it");
+    tx.commit().await.unwrap();
+    let pass = pass.await.unwrap().unwrap().unwrap();
+    assert_eq!(pass.added, 300, "the readings committed during the pass are in it");
+    // Stored after the pass by the other instance, received "at 0": raised to the announced
+    // time, so late, and added by ingest.
+    other.ingest("gw", &rs[300..], &[], 0).await.unwrap();
+    assert_eq!(w.store.roll_up(AFTER_SPREAD).await.unwrap().unwrap().added, 0);
+    let purged = w.store.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap();
+    assert_eq!(purged, 599);
+    let day = 86_400_000;
+    let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
+    let total: i64 = w
+        .store
+        .vitals_rollup(w.resident, Metric::HeartRate, from, AFTER_SPREAD - AFTER_SPREAD.rem_euclid(day), day)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(total, 600, "each reading counted once, from the table alone");
 }
 
 both!(retention_purges_raw_readings_and_keeps_the_summaries);
@@ -136,6 +205,9 @@ async fn retention_purges_raw_readings_and_keeps_the_summaries(backend: Backend)
     let s = &w.store;
     let rs = spread(w.resident);
     s.ingest("gw", &rs, &[], 0).await.unwrap();
+    // Nothing is purged that the rollups may not hold yet.
+    assert_eq!(s.purge_raw_readings(i64::MAX, 100).await.unwrap(), 0, "before the follower's first pass");
+    s.roll_up(AFTER_SPREAD).await.unwrap().unwrap();
     let day = 86_400_000;
     let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
     let to = from + 4 * day;
@@ -239,6 +311,16 @@ async fn the_same_readings_stored_at_once_by_two_instances_are_stored_once(backe
         .map(|b| b.count)
         .sum();
     assert_eq!(total, 300, "the rollups count each reading once");
+    w.store.roll_up(86_400_000 * 2).await.unwrap().unwrap();
+    let from_table: i64 = w
+        .store
+        .vitals_rollup(w.resident, Metric::HeartRate, 0, 86_400_000, 86_400_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.count)
+        .sum();
+    assert_eq!(from_table, 300, "the follower adds each reading once");
 }
 
 both!(one_alert_opens_when_two_instances_raise_it_at_once);
