@@ -45,7 +45,7 @@ pub use error::StoreError;
 pub use ingest::{DeadLetter, IngestOutcome, NewReading};
 pub use model::{DeviceRow, ResidentRow, Role, UserRecord, Viewer, VitalRow};
 pub use sql::Dialect;
-pub use tx::{Raised, RuleRow, StoreTx, Subject};
+pub use tx::{LAST_CONTACT_STEP_MS, Raised, RuleRow, StoreTx, Subject};
 
 /// The handle every part shares; cheap to clone.
 #[derive(Clone, Debug)]

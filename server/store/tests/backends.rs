@@ -512,8 +512,29 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     let (_, devices) = s.silence_inputs().await.unwrap();
     let seen: std::collections::HashMap<String, (Option<i64>, Option<f64>)> =
         devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect();
-    assert_eq!(seen["dev"], (Some(62_000), None));
+    // The band's contact moved by less than a step (61 s to 62 s): its row was not rewritten.
+    assert_eq!(seen["dev"], (Some(61_000), None));
     assert_eq!(seen["band2"], (Some(121_000), Some(41.0)));
+    assert_eq!(seen["scale2"], (Some(119_000), None));
+    // A step later it moves; a new battery level moves it at once, an older reading never.
+    let step = eldercare_store::LAST_CONTACT_STEP_MS;
+    s.ingest("gw", &[hr(w.resident, 4, 67.0, 61_000 + step)], &[], 0).await.unwrap();
+    s.ingest(
+        "gw2",
+        &[
+            reading("band2", other, 9, Metric::Battery, 40.0, 122_000),
+            reading("scale2", other, 2, Metric::BodyWeight, 70.4, 100_000),
+        ],
+        &[],
+        0,
+    )
+    .await
+    .unwrap();
+    let (_, devices) = s.silence_inputs().await.unwrap();
+    let seen: std::collections::HashMap<String, (Option<i64>, Option<f64>)> =
+        devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect();
+    assert_eq!(seen["dev"], (Some(61_000 + step), None));
+    assert_eq!(seen["band2"], (Some(122_000), Some(40.0)));
     assert_eq!(seen["scale2"], (Some(119_000), None));
 
     // The rules' inputs of both residents in one call, in resident order, with their zones.
