@@ -67,6 +67,8 @@ pub struct ServerConfig {
     pub shared_group: Option<String>,
     /// Raw readings older than this many days are purged; 0 keeps them.
     pub raw_retention_days: u32,
+    /// How often the rollup follower runs a pass.
+    pub rollup_every: std::time::Duration,
     /// Ingest transactions at once on PostgreSQL (SQLite has one writer: always 1).
     pub ingest_workers: usize,
 }
@@ -149,6 +151,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
     workers.push(tokio::spawn(crate::checkpoint::run(store.clone(), shutdown.child_token())));
     workers.push(tokio::spawn(crate::rollups::run(
         store.clone(),
+        cfg.rollup_every,
         cfg.clock.clone().unwrap_or_else(alerts::system_clock),
         shutdown.child_token(),
     )));

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// forever.
     #[arg(long, env = "ELDERCARE_RAW_RETENTION_DAYS", default_value_t = 0)]
     pub raw_retention_days: u32,
+    /// Seconds between the rollup follower's passes, which add the readings stored since the
+    /// last pass to the minute, hour and day rollups. Longer passes write fewer rows in all
+    /// (a resident's readings of a pass share their buckets) but each takes longer.
+    #[arg(long, env = "ELDERCARE_ROLLUP_EVERY_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub rollup_every_secs: u64,
     /// PEM file of CA certificates trusted for `https://` webhook receivers, besides the
     /// platform's root certificates (for a receiver with a private CA).
     #[arg(long, env = "ELDERCARE_WEBHOOK_CA_FILE")]

@@ -193,6 +193,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         security: Default::default(),
         shared_group: None,
         raw_retention_days: 0,
+        rollup_every: crate::rollups::EVERY,
         ingest_workers: 4,
     })
     .await?;

@@ -74,6 +74,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         security,
         shared_group: args.shared_group.filter(|g| !g.is_empty()),
         raw_retention_days: args.raw_retention_days,
+        rollup_every: std::time::Duration::from_secs(args.rollup_every_secs),
         ingest_workers: usize::from(args.ingest_workers),
     })
     .await?;

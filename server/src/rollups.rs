@@ -1,4 +1,4 @@
-//! The rollup follower: once a minute, adds the readings stored since its last pass to the
+//! The rollup follower: once a minute (`--rollup-every-secs`), adds the readings stored since its last pass to the
 //! minute, hour and day rollups (`eldercare_store::rollup`). Every instance runs it; the cursor's
 //! row lock makes them take turns, and a pass that finds the readings already added does nothing.
 
@@ -9,17 +9,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerts::Clock;
 
-/// How often a pass runs: long enough that most residents' readings of a pass share their
-/// buckets (one upsert for many readings), short enough that history queries read little raw
-/// data (the safe time trails the clock by about 11 minutes plus this).
+/// How often a pass runs by default (`--rollup-every-secs`): long enough that most residents'
+/// readings of a pass share their buckets (one upsert for many readings), short enough that
+/// history queries read little raw data (the safe time trails the clock by about 11 minutes plus
+/// this).
 pub const EVERY: Duration = Duration::from_secs(60);
 
-/// Runs a pass every [`EVERY`] until `shutdown`.
-pub async fn run(store: Store, clock: Clock, shutdown: CancellationToken) {
+/// Runs a pass `every` until `shutdown`.
+pub async fn run(store: Store, every: Duration, clock: Clock, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(EVERY) => {}
+            _ = tokio::time::sleep(every) => {}
         }
         let started = std::time::Instant::now();
         // A pass waits for running transactions to end; shutdown does not wait for it.

@@ -638,3 +638,29 @@ async fn an_alert_detail_never_shows_notifications_without_the_step_that_sent_th
     let stranger = eldercare_store::Viewer { user_id: family, role: Role::Family };
     assert!(w.store.alert_detail(&stranger, alert.alert_id).await.unwrap().is_none(), "out of scope");
 }
+
+both!(two_instances_passing_at_once_add_each_reading_once);
+async fn two_instances_passing_at_once_add_each_reading_once(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let rs = spread(w.resident);
+    w.store.ingest("gw", &rs, &[], 0).await.unwrap();
+    let (a, b) = tokio::join!(w.store.roll_up(AFTER_SPREAD), other.roll_up(AFTER_SPREAD));
+    let (a, b) = (a.unwrap().unwrap(), b.unwrap().unwrap());
+    assert_eq!(a.added + b.added, 600, "{a:?} {b:?}");
+    assert_eq!(w.store.roll_up(AFTER_SPREAD).await.unwrap().unwrap().added, 0);
+    assert_eq!(w.store.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), 599);
+    let day = 86_400_000;
+    let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
+    let to = AFTER_SPREAD - AFTER_SPREAD.rem_euclid(day);
+    let got: Vec<(i64, i64)> = w
+        .store
+        .vitals_rollup(w.resident, Metric::HeartRate, from, to, day)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| (b.bucket_ms, b.count))
+        .collect();
+    let want: Vec<(i64, i64)> = expected(&rs, from, to, day).iter().map(|b| (b.0, b.1)).collect();
+    assert_eq!(got, want, "each reading counted once, from the table alone");
+}

@@ -107,6 +107,7 @@ impl World {
             security: Default::default(),
             shared_group: None,
             raw_retention_days: 0,
+            rollup_every: eldercare_server::rollups::EVERY,
             ingest_workers: 4,
         })
         .await

@@ -107,6 +107,7 @@ async fn server(
         },
         shared_group: None,
         raw_retention_days: 0,
+        rollup_every: eldercare_server::rollups::EVERY,
         ingest_workers: 1,
     })
     .await
