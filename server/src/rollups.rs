@@ -1,6 +1,7 @@
-//! The rollup follower: once a minute (`--rollup-every-secs`), adds the readings stored since its last pass to the
-//! minute, hour and day rollups (`eldercare_store::rollup`). Every instance runs it; the cursor's
-//! row lock makes them take turns, and a pass that finds the readings already added does nothing.
+//! The rollup follower: once a minute (`--rollup-every-secs`), adds the readings stored since
+//! its last pass to the minute, hour and day rollups (`eldercare_store::rollup`). Every instance
+//! runs it; a pass that finds the cursor moved by another instance's pass gives up, and one that
+//! finds nothing new does nothing.
 
 use std::time::Duration;
 

@@ -27,12 +27,14 @@
 //!    id after the announcement, and its insert, a later statement, reads it;
 //! 3. it reads the last position given out, takes another id and waits again, so every reading
 //!    at or below that position is committed (or rolled back);
-//! 4. it adds the readings between its old and new position and moves the cursor there, with
-//!    `safe_ms = announced - LATE_MS`, in one transaction that locks the cursor first (two
-//!    instances take turns; the second finds nothing left to add).
+//! 4. it reads the readings between its old and new position (committed, so they no longer
+//!    change), aggregates them, and in one transaction that locks the cursor first adds them and
+//!    moves the cursor there, with `safe_ms = announced - LATE_MS`. If another instance's pass
+//!    moved the cursor meanwhile, it gives up: that pass added them.
 //!
 //! So every reading measured before `safe_ms` is in the table. On SQLite one transaction at a
-//! time writes, so the follower does all of this in one transaction.
+//! time writes, so steps 1 to 3 are one write transaction: every later one reads the
+//! announcement, and every earlier one has committed.
 //!
 //! Retention never purges readings measured after `safe_ms`: they may not be added yet.
 

@@ -173,9 +173,10 @@ impl StoreTx {
     /// Inserts the readings of several gateways' batches idempotently; returns the counts and
     /// the readings that were new (a resend returns none, so rules see each reading once). The
     /// newest value per vital and the devices' last contact are kept in the same transaction,
-    /// and the rollups of late readings; the rollup follower adds the others (`rollup.rs`). However many batches there are, this costs a fixed handful of statements
-    /// (one per table, more only past ~1,000 rows per statement): on PostgreSQL each statement is
-    /// a round trip, and round trips, not rows, were what limited ingest.
+    /// and the rollups of late readings; the rollup follower adds the others (`rollup.rs`).
+    /// However many batches there are, this costs a fixed handful of statements (one per table,
+    /// more only past ~1,000 rows per statement): on PostgreSQL each statement is a round trip,
+    /// and round trips, not rows, were what limited ingest.
     ///
     /// Two transactions storing the same reading at once store it once: on PostgreSQL the second
     /// waits for the first's uniqueness entry and then skips the row. Rows are written in key
