@@ -139,25 +139,27 @@ pub(crate) async fn add_to_rollups(
     for r in fresh {
         buckets.add(r.resident_id, r.metric, r.value, r.measured_ms);
     }
-    upsert(tx, dialect, buckets, usize::MAX).await
+    upsert(tx, dialect, buckets, false).await
 }
 
 /// Rollup rows written per statement by the follower, which may have hundreds of thousands.
 const UPSERT_CHUNK: usize = 10_000;
 
-/// Adds `buckets` to the table, at most `chunk` rows per statement, in key order (so two
-/// transactions adding to the same rows can not deadlock).
+/// Adds `buckets` to the table in key order (so two transactions adding to the same rows can
+/// not deadlock): in one statement, or, `paced` (the follower), [`UPSERT_CHUNK`] rows per
+/// statement with a pause after each.
 async fn upsert(
     tx: &mut Transaction<'static, Any>,
     dialect: Dialect,
     buckets: Buckets,
-    chunk: usize,
+    paced: bool,
 ) -> Result<(), StoreError> {
+    let chunk = if paced { UPSERT_CHUNK } else { usize::MAX };
     let mut rows = buckets.0.into_iter().peekable();
     while rows.peek().is_some() {
         let started = std::time::Instant::now();
         upsert_rows(tx, dialect, rows.by_ref().take(chunk)).await?;
-        if chunk != usize::MAX && rows.peek().is_some() {
+        if paced && rows.peek().is_some() {
             tokio::time::sleep(started.elapsed() * PAUSE_FACTOR).await;
         }
     }
@@ -311,16 +313,12 @@ impl Store {
         while from < last {
             let to = from.saturating_add(PASS_CHUNK).min(last);
             let started = std::time::Instant::now();
-            let rows: Vec<(i64, String, f64, i64)> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let rows: Vec<(i64, String, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "select resident_id, metric, value, measured_ms from readings \
                  where rowid > $1 and rowid <= $2 and measured_ms >= received_ms - {LATE_MS}"
             )))
             .bind(from)
             .bind(to)
-            .try_map(|row: sqlx::any::AnyRow| {
-                use sqlx::Row;
-                Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
-            })
             .fetch_all(&self.pool)
             .await?;
             for (resident_id, metric, value, measured_ms) in rows {
@@ -349,7 +347,7 @@ impl Store {
             // Another instance's pass got there first; it added these readings.
             return Ok(RollupPass { added: 0, position: now_at, safe_ms });
         }
-        upsert(&mut tx, self.dialect, buckets, UPSERT_CHUNK).await?;
+        upsert(&mut tx, self.dialect, buckets, true).await?;
         let safe = announced.saturating_sub(LATE_MS).max(safe_ms);
         sqlx::query("update rollup_cursor set position = $1, safe_ms = $2")
             .bind(last)

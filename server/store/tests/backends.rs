@@ -1,6 +1,6 @@
 //! What differs between the backends underneath and must not show: connection settings,
-//! rollups kept by ingest and the follower, retention, and concurrent writers (several server instances on one
-//! PostgreSQL). Each test runs on SQLite and on PostgreSQL.
+//! rollups kept by ingest and the follower, retention, and concurrent writers (several server
+//! instances on one PostgreSQL). Each test runs on SQLite and on PostgreSQL.
 
 #[macro_use]
 mod common;
@@ -100,6 +100,24 @@ fn expected(rs: &[NewReading], from: i64, to: i64, bucket: i64) -> Vec<(i64, i64
 /// Every reading in [`spread`] is measured before this, more than the follower's lag earlier.
 const AFTER_SPREAD: i64 = 1_700_000_000_000 + 600 * 431_113 + 86_400_000;
 
+const DAY: i64 = 86_400_000;
+
+/// The whole days holding [`spread`]'s readings.
+const SPREAD_DAYS: (i64, i64) = (1_700_000_000_000 - 1_700_000_000_000 % DAY, AFTER_SPREAD - AFTER_SPREAD % DAY);
+
+/// (day, count, min, max) of [`spread`]'s days as the store answers, and as `rs` says.
+async fn days(s: &Store, resident: i64, rs: &[NewReading]) -> (Vec<(i64, i64, f64, f64)>, Vec<(i64, i64, f64, f64)>) {
+    let got = s.vitals_rollup(resident, Metric::HeartRate, SPREAD_DAYS.0, SPREAD_DAYS.1, DAY).await.unwrap();
+    let got = got.iter().map(|b| (b.bucket_ms, b.count, b.min, b.max)).collect();
+    let want = expected(rs, SPREAD_DAYS.0, SPREAD_DAYS.1, DAY).iter().map(|b| (b.0, b.1, b.2, b.3)).collect();
+    (got, want)
+}
+
+/// Readings counted by a rollup query.
+async fn counted(s: &Store, resident: i64, from: i64, to: i64, bucket: i64) -> i64 {
+    s.vitals_rollup(resident, Metric::HeartRate, from, to, bucket).await.unwrap().iter().map(|b| b.count).sum()
+}
+
 both!(rollups_from_the_table_equal_raw_aggregation);
 async fn rollups_from_the_table_equal_raw_aggregation(backend: Backend) {
     let w = world(backend).await;
@@ -130,13 +148,8 @@ async fn rollups_from_the_table_equal_raw_aggregation(backend: Backend) {
     check_rollups(s, w.resident, &rs).await;
     // From the table alone: with the raw readings gone the answers are the same.
     assert_eq!(s.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), 599, "all but the newest position");
-    let whole_days = (1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(86_400_000), AFTER_SPREAD);
-    let got = s.vitals_rollup(w.resident, Metric::HeartRate, whole_days.0, whole_days.1, 86_400_000).await.unwrap();
-    let want = expected(&rs, whole_days.0, whole_days.1, 86_400_000);
-    assert_eq!(
-        got.iter().map(|b| (b.bucket_ms, b.count, b.min, b.max)).collect::<Vec<_>>(),
-        want.iter().map(|b| (b.0, b.1, b.2, b.3)).collect::<Vec<_>>()
-    );
+    let (got, want) = days(s, w.resident, &rs).await;
+    assert_eq!(got, want);
 }
 
 /// Every rollup query over [`spread`]'s days equals aggregating `rs` here.
@@ -186,16 +199,7 @@ async fn a_pass_waits_for_readings_being_stored_and_adds_each_once(backend: Back
     assert_eq!(w.store.roll_up(AFTER_SPREAD).await.unwrap().unwrap().added, 0);
     let purged = w.store.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap();
     assert_eq!(purged, 599);
-    let day = 86_400_000;
-    let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
-    let total: i64 = w
-        .store
-        .vitals_rollup(w.resident, Metric::HeartRate, from, AFTER_SPREAD - AFTER_SPREAD.rem_euclid(day), day)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.count)
-        .sum();
+    let total = counted(&w.store, w.resident, SPREAD_DAYS.0, SPREAD_DAYS.1, DAY).await;
     assert_eq!(total, 600, "each reading counted once, from the table alone");
 }
 
@@ -302,25 +306,9 @@ async fn the_same_readings_stored_at_once_by_two_instances_are_stored_once(backe
     assert_eq!(x.1 + y.1, 300, "{x:?} {y:?}");
     assert_eq!(x.2 + y.2, 300, "the rules see each reading once: {x:?} {y:?}");
     assert_eq!(w.store.count_readings().await.unwrap(), 300);
-    let total: i64 = w
-        .store
-        .vitals_rollup(w.resident, Metric::HeartRate, 0, 86_400_000, 86_400_000)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.count)
-        .sum();
-    assert_eq!(total, 300, "the rollups count each reading once");
-    w.store.roll_up(86_400_000 * 2).await.unwrap().unwrap();
-    let from_table: i64 = w
-        .store
-        .vitals_rollup(w.resident, Metric::HeartRate, 0, 86_400_000, 86_400_000)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| b.count)
-        .sum();
-    assert_eq!(from_table, 300, "the follower adds each reading once");
+    assert_eq!(counted(&w.store, w.resident, 0, DAY, DAY).await, 300, "the rollups count each reading once");
+    w.store.roll_up(2 * DAY).await.unwrap().unwrap();
+    assert_eq!(counted(&w.store, w.resident, 0, DAY, DAY).await, 300, "the follower adds each reading once");
 }
 
 both!(one_alert_opens_when_two_instances_raise_it_at_once);
@@ -509,9 +497,7 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
         vec![(Metric::HeartRate.code(), 80.0), (Metric::Battery.code(), 41.0), (Metric::BodyWeight.code(), 70.5)];
     want.sort_by(|a, b| a.0.cmp(b.0));
     assert_eq!(got, want);
-    let (_, devices) = s.silence_inputs().await.unwrap();
-    let seen: std::collections::HashMap<String, (Option<i64>, Option<f64>)> =
-        devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect();
+    let seen = contacts(s).await;
     // The band's contact moved by less than a step (61 s to 62 s): its row was not rewritten.
     assert_eq!(seen["dev"], (Some(61_000), None));
     assert_eq!(seen["band2"], (Some(121_000), Some(41.0)));
@@ -530,9 +516,7 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     )
     .await
     .unwrap();
-    let (_, devices) = s.silence_inputs().await.unwrap();
-    let seen: std::collections::HashMap<String, (Option<i64>, Option<f64>)> =
-        devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect();
+    let seen = contacts(s).await;
     assert_eq!(seen["dev"], (Some(61_000 + step), None));
     assert_eq!(seen["band2"], (Some(122_000), Some(40.0)));
     assert_eq!(seen["scale2"], (Some(119_000), None));
@@ -548,6 +532,12 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     ];
     want.sort_by_key(|r| r.0);
     assert_eq!(rows.into_iter().map(|r| (r.resident_id, r.state, r.time_zone)).collect::<Vec<_>>(), want);
+}
+
+/// Each device's (last contact, battery) as the silence rules read them.
+async fn contacts(s: &Store) -> std::collections::HashMap<String, (Option<i64>, Option<f64>)> {
+    let (_, devices) = s.silence_inputs().await.unwrap();
+    devices.into_iter().map(|d| (d.device_id, (d.last_reading_ms, d.battery_pct))).collect()
 }
 
 both!(the_binding_clock_moves_with_device_changes_and_not_with_readings);
@@ -650,17 +640,6 @@ async fn two_instances_passing_at_once_add_each_reading_once(backend: Backend) {
     assert_eq!(a.added + b.added, 600, "{a:?} {b:?}");
     assert_eq!(w.store.roll_up(AFTER_SPREAD).await.unwrap().unwrap().added, 0);
     assert_eq!(w.store.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), 599);
-    let day = 86_400_000;
-    let from = 1_700_000_000_000 - 1_700_000_000_000_i64.rem_euclid(day);
-    let to = AFTER_SPREAD - AFTER_SPREAD.rem_euclid(day);
-    let got: Vec<(i64, i64)> = w
-        .store
-        .vitals_rollup(w.resident, Metric::HeartRate, from, to, day)
-        .await
-        .unwrap()
-        .iter()
-        .map(|b| (b.bucket_ms, b.count))
-        .collect();
-    let want: Vec<(i64, i64)> = expected(&rs, from, to, day).iter().map(|b| (b.0, b.1)).collect();
+    let (got, want) = days(&w.store, w.resident, &rs).await;
     assert_eq!(got, want, "each reading counted once, from the table alone");
 }
