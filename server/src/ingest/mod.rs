@@ -17,6 +17,7 @@
 //! dead-letter table with the reason; a database error is retried (never acknowledged) until
 //! it succeeds or the server stops.
 
+mod devices;
 mod validate;
 
 use std::collections::{HashMap, VecDeque};
@@ -287,6 +288,7 @@ async fn dispatch(
 ) {
     let queue = Arc::new(Mutex::new(AckQueue::default()));
     let ready = Arc::new(tokio::sync::Notify::new());
+    let devices = Arc::new(devices::DeviceCache::default());
     let mut shards = Vec::with_capacity(workers);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -298,6 +300,7 @@ async fn dispatch(
             settings: settings.clone(),
             queue: queue.clone(),
             ready: ready.clone(),
+            devices: devices.clone(),
         };
         tasks.spawn(w.run(rx, shutdown.clone()));
     }
@@ -364,6 +367,8 @@ struct Worker {
     settings: AlertSettings,
     queue: Arc<Mutex<AckQueue>>,
     ready: Arc<tokio::sync::Notify>,
+    /// The devices' bindings, shared by the workers.
+    devices: Arc<devices::DeviceCache>,
 }
 
 impl Worker {
@@ -387,7 +392,9 @@ impl Worker {
             let messages: Vec<&Publish> = group.iter().map(|(_, p)| p).collect();
             let mut backoff = Duration::from_millis(50);
             loop {
-                match handle_group(&messages, &self.replies, &self.store, &self.settings, &shutdown).await {
+                match handle_group(&messages, &self.replies, &self.store, &self.devices, &self.settings, &shutdown)
+                    .await
+                {
                     Ok(()) => break,
                     Err(e) => {
                         metrics::counter!("eldercare_ingest_store_errors_total").increment(1);
@@ -421,6 +428,7 @@ async fn handle_group(
     group: &[&Publish],
     client: &AsyncClient,
     store: &Store,
+    cache: &devices::DeviceCache,
     settings: &AlertSettings,
     shutdown: &CancellationToken,
 ) -> Result<(), StoreError> {
@@ -450,22 +458,19 @@ async fn handle_group(
     if batches.is_empty() {
         return Ok(());
     }
-    // The devices the group's batches name, in one query, by the gateway each is bound to: a
-    // device named by a gateway it is not bound to is then unknown to that gateway.
+    // The devices the group's batches name, by the gateway each is bound to (held in memory,
+    // current with the binding clock: `devices.rs`): a device named by a gateway it is not
+    // bound to is then unknown to that gateway.
     let mut device_ids: Vec<&str> =
         batches.iter().flat_map(|(_, _, b)| b.readings.iter().map(|r| r.device_id.as_str())).collect();
     device_ids.sort_unstable();
     device_ids.dedup();
-    let mut devices: HashMap<&str, HashMap<String, i64>> = HashMap::new();
-    let rows = store.devices_by_id(&device_ids).await?;
-    for d in &rows {
-        devices.entry(d.gateway_id.as_str()).or_default().insert(d.device_id.clone(), d.resident_id);
-    }
+    let devices = cache.lookup(store, &device_ids).await?;
     let none = HashMap::new();
     let splits: Vec<_> = batches
         .iter()
         .map(|(gateway_id, topic, batch)| {
-            validate::split(topic, batch, devices.get(gateway_id).unwrap_or(&none), received)
+            validate::split(topic, batch, devices.get(*gateway_id).unwrap_or(&none), received)
         })
         .collect();
     // Readings, refusals and the alerts they raise commit together.

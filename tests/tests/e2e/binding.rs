@@ -96,18 +96,40 @@ async fn a_device_registered_on_the_server_reaches_its_gateway_and_its_readings_
     assert!(store.recent_dead_letters(10).await.unwrap().is_empty());
 
     // Moving it to the other resident of the household reaches the gateway too.
+    let li = resident_id(http, &admin, "Li Xiuying").await.unwrap();
     let res = reqwest::Client::new()
         .put(format!("http://{http}/api/v1/devices/{NEW_DEVICE}/binding"))
         .bearer_auth(&admin)
-        .json(&json!({"gateway_id": "gw-wang", "resident_id": resident_id(http, &admin, "Li Xiuying").await.unwrap()}))
+        .json(&json!({"gateway_id": "gw-wang", "resident_id": li}))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     eventually("the rebinding to reach the gateway", || async {
-        bindings.current().filter(|b| b.devices.iter().any(|d| d.device_id == NEW_DEVICE && d.resident_id != wang))
+        bindings.current().filter(|b| b.devices.iter().any(|d| d.device_id == NEW_DEVICE && d.resident_id == li))
     })
     .await;
+
+    // Ingest, which held the device as Wang's, stores its next reading as Li's.
+    let spo2_from_it = |vitals: Vec<eldercare_store::VitalRow>| {
+        vitals.into_iter().find(|v| v.device_id == NEW_DEVICE && v.metric == eldercare_schema::Metric::Spo2)
+    };
+    let bytes = encode::plx_spot_check(93.0, 70.0, None);
+    outbox
+        .push(
+            &readings_from_packet(NEW_DEVICE, Characteristic::PlxSpotCheck, &bytes, eldercare_gateway::now_ms())
+                .unwrap(),
+        )
+        .unwrap();
+    wake.notify_one();
+    let li_spo2 = eventually("the reading after the rebinding to be stored", || async {
+        spo2_from_it(store.latest_vitals(li).await.unwrap())
+    })
+    .await;
+    assert_eq!(li_spo2.value, 93.0);
+    let wang_spo2 = spo2_from_it(store.latest_vitals(wang).await.unwrap()).expect("Wang's earlier reading");
+    assert_eq!(wang_spo2.value, 95.0, "the reading after the rebinding is not Wang's");
+    assert!(store.recent_dead_letters(10).await.unwrap().is_empty());
 
     // A care home's gateway: 200 devices make a binding of ~16 KB, more than an MQTT client's
     // default packet limit (10 KiB), which the publisher used to hit and reconnect for ever.
