@@ -138,20 +138,3 @@ pub(crate) async fn insert_dead_letter(
     .await?;
     Ok(done.rows_affected())
 }
-
-/// The newest reading per (resident, metric) of a batch: one upsert row each, since one statement
-/// may not update the same row twice.
-pub(crate) fn newest_per_vital<'r>(readings: &[&'r NewReading]) -> Vec<&'r NewReading> {
-    let mut newest: std::collections::HashMap<(i64, Metric), &NewReading> = Default::default();
-    for &r in readings {
-        newest
-            .entry((r.resident_id, r.metric))
-            .and_modify(|cur| {
-                if r.measured_ms > cur.measured_ms {
-                    *cur = r;
-                }
-            })
-            .or_insert(r);
-    }
-    newest.into_values().collect()
-}

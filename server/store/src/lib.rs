@@ -20,6 +20,7 @@ pub mod escalation;
 mod feed;
 pub mod fhir;
 mod ingest;
+mod latest;
 mod model;
 mod names;
 pub mod org;

@@ -54,13 +54,7 @@ impl Store {
 
     /// The newest value of each metric of a resident. Check scope first.
     pub async fn latest_vitals(&self, resident_id: i64) -> Result<Vec<VitalRow>, StoreError> {
-        let rows: Vec<VitalTuple> = sqlx::query_as(
-            "select metric, value, measured_ms, device_id from latest_vitals where resident_id = $1 order by metric",
-        )
-        .bind(resident_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(to_vital).collect()
+        Ok(self.newest_vitals(&[resident_id]).await?.into_iter().map(|(_, v)| v).collect())
     }
 
     /// A resident's readings of `metric` with `from_ms <= measured_ms < to_ms`, oldest first, at

@@ -32,7 +32,9 @@
 //!    moves the cursor there, with `safe_ms = announced - LATE_MS`. If another instance's pass
 //!    moved the cursor meanwhile, it gives up: that pass added them.
 //!
-//! So every reading measured before `safe_ms` is in the table. On SQLite one transaction at a
+//! So every reading measured before `safe_ms` is in the table. The same pass, and ingest for
+//! late readings, keep the newest value of each vital (`latest_vitals`, see `latest.rs`), with
+//! the same guarantee. On SQLite one transaction at a
 //! time writes, so steps 1 to 3 are one write transaction: every later one reads the
 //! announcement, and every earlier one has committed.
 //!
@@ -64,7 +66,7 @@ const PASS_CHUNK: i64 = 10_000;
 
 /// After each of its statements a pass pauses this many times as long as the statement took,
 /// so that it uses at most a third of a core and ingest keeps the rest.
-const PAUSE_FACTOR: u32 = 2;
+pub(crate) const PAUSE_FACTOR: u32 = 2;
 
 /// How long a pass waits for transactions begun before it to end before giving up.
 const WAIT_LIMIT: Duration = Duration::from_secs(120);
@@ -308,23 +310,25 @@ impl Store {
             return Ok(RollupPass { added: 0, position, safe_ms });
         }
         let mut buckets = Buckets::default();
+        let mut newest = crate::latest::Newest::default();
         let mut added = 0u64;
         let mut from = position;
         while from < last {
             let to = from.saturating_add(PASS_CHUNK).min(last);
             let started = std::time::Instant::now();
-            let rows: Vec<(i64, String, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select resident_id, metric, value, measured_ms from readings \
+            let rows: Vec<(i64, String, f64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select resident_id, metric, value, measured_ms, device_id from readings \
                  where rowid > $1 and rowid <= $2 and measured_ms >= received_ms - {LATE_MS}"
             )))
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
             .await?;
-            for (resident_id, metric, value, measured_ms) in rows {
+            for (resident_id, metric, value, measured_ms, device_id) in rows {
                 let metric = Metric::from_code(&metric)
                     .ok_or_else(|| StoreError::Invalid(format!("metric {metric:?} in readings")))?;
                 buckets.add(resident_id, metric, value, measured_ms);
+                newest.add(resident_id, metric, value, measured_ms, &device_id);
                 added += 1;
             }
             from = to;
@@ -348,6 +352,7 @@ impl Store {
             return Ok(RollupPass { added: 0, position: now_at, safe_ms });
         }
         upsert(&mut tx, self.dialect, buckets, true).await?;
+        newest.write(&mut tx, self.dialect, UPSERT_CHUNK, true).await?;
         let safe = announced.saturating_sub(LATE_MS).max(safe_ms);
         sqlx::query("update rollup_cursor set position = $1, safe_ms = $2")
             .bind(last)

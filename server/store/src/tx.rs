@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Transaction};
 
-use crate::ingest::{insert_dead_letter, newest_per_vital};
+use crate::ingest::insert_dead_letter;
 use crate::sql::Sql;
 use crate::{DeadLetter, Dialect, IngestOutcome, NewReading, Store, StoreError};
 
@@ -131,15 +131,6 @@ struct ReadingJson<'a> {
 }
 
 #[derive(serde::Serialize)]
-struct LatestJson<'a> {
-    resident_id: i64,
-    metric: &'static str,
-    value: f64,
-    measured_ms: i64,
-    device_id: &'a str,
-}
-
-#[derive(serde::Serialize)]
 struct DeviceJson<'a> {
     device_id: &'a str,
     last_ms: i64,
@@ -172,8 +163,8 @@ impl StoreTx {
 
     /// Inserts the readings of several gateways' batches idempotently; returns the counts and
     /// the readings that were new (a resend returns none, so rules see each reading once). The
-    /// newest value per vital and the devices' last contact are kept in the same transaction,
-    /// and the rollups of late readings; the rollup follower adds the others (`rollup.rs`).
+    /// devices' last contact is kept in the same transaction, and the rollups and newest values
+    /// of late readings; the rollup follower adds the others (`rollup.rs`, `latest.rs`).
     /// However many batches there are, this costs a fixed handful of statements (one per table,
     /// more only past ~1,000 rows per statement): on PostgreSQL each statement is a round trip,
     /// and round trips, not rows, were what limited ingest.
@@ -211,40 +202,6 @@ impl StoreTx {
             return Ok((outcome, fresh));
         }
 
-        let mut latest = newest_per_vital(&fresh);
-        latest.sort_by_key(|r| (r.resident_id, r.metric.code()));
-        let rows: Vec<LatestJson> = latest
-            .iter()
-            .map(|r| LatestJson {
-                resident_id: r.resident_id,
-                metric: r.metric.code(),
-                value: r.value,
-                measured_ms: r.measured_ms,
-                device_id: &r.device_id,
-            })
-            .collect();
-        let mut q = Sql::new("");
-        let p = q.json_arg(&rows);
-        q.push(format!(
-            "insert into latest_vitals (resident_id, metric, value, measured_ms, device_id) \
-             select resident_id, metric, value, measured_ms, device_id from {} where true \
-             on conflict (resident_id, metric) do update set value = excluded.value, \
-             measured_ms = excluded.measured_ms, device_id = excluded.device_id \
-             where excluded.measured_ms > latest_vitals.measured_ms",
-            self.dialect.json_table(
-                &p,
-                "j",
-                &[
-                    ("resident_id", "bigint"),
-                    ("metric", "text"),
-                    ("value", "double precision"),
-                    ("measured_ms", "bigint"),
-                    ("device_id", "text"),
-                ],
-            )
-        ));
-        q.query().execute(&mut *self.tx).await?;
-
         // Per device: when it was last heard, and its battery, for the silence rules. One
         // `update ... from` for all devices, in device order. A device's row is written only
         // when its last contact moves by a step or more, or its battery changes: a band
@@ -279,10 +236,12 @@ impl StoreTx {
         ));
         q.query().execute(&mut *self.tx).await?;
 
-        // Late readings go into the rollups now; the follower adds the others (`rollup.rs`).
+        // Late readings go into the rollups and the newest values now; the follower adds the
+        // others (`rollup.rs`, `latest.rs`).
         let late: Vec<&NewReading> =
             fresh.iter().copied().filter(|r| crate::rollup::is_late(r.measured_ms, received_ms)).collect();
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &late).await?;
+        crate::latest::Newest::of(&late).write(&mut self.tx, self.dialect, usize::MAX, false).await?;
         Ok((outcome, fresh))
     }
 

@@ -105,20 +105,6 @@ impl Store {
     /// The newest value of each metric of each of `resident_ids`, by resident then metric. Check
     /// scope first ([`Store::visible_resident_ids`]).
     pub async fn latest_vitals_of(&self, resident_ids: &[i64]) -> Result<Vec<(i64, VitalRow)>, StoreError> {
-        let mut out = Vec::new();
-        // SQLite allows 32,766 parameters; stay far below.
-        for chunk in resident_ids.chunks(1000) {
-            let mut q = Sql::new(
-                "select resident_id, metric, value, measured_ms, device_id from latest_vitals where resident_id in (",
-            );
-            q.list(chunk.iter().copied()).push(") order by resident_id, metric");
-            let rows: Vec<(i64, String, f64, i64, String)> = q.query_as().fetch_all(&self.pool).await?;
-            for (resident_id, m, value, measured_ms, device_id) in rows {
-                let metric =
-                    Metric::from_code(&m).ok_or_else(|| StoreError::Invalid(format!("stored metric {m:?}")))?;
-                out.push((resident_id, VitalRow { metric, value, measured_ms, device_id }));
-            }
-        }
-        Ok(out)
+        self.newest_vitals(resident_ids).await
     }
 }

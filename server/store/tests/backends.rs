@@ -1,6 +1,7 @@
 //! What differs between the backends underneath and must not show: connection settings,
-//! rollups kept by ingest and the follower, retention, and concurrent writers (several server
-//! instances on one PostgreSQL). Each test runs on SQLite and on PostgreSQL.
+//! rollups and newest values kept by ingest and the follower, retention, and concurrent
+//! writers (several server instances on one PostgreSQL). Each test runs on SQLite and on
+//! PostgreSQL.
 
 #[macro_use]
 mod common;
@@ -642,4 +643,70 @@ async fn two_instances_passing_at_once_add_each_reading_once(backend: Backend) {
     assert_eq!(w.store.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), 599);
     let (got, want) = days(&w.store, w.resident, &rs).await;
     assert_eq!(got, want, "each reading counted once, from the table alone");
+}
+
+/// The newest heart rate and SpO2 of `rs` here: (metric, value, measured).
+fn newest_here(rs: &[NewReading]) -> Vec<(Metric, f64, i64)> {
+    let mut newest: std::collections::BTreeMap<&str, (Metric, f64, i64)> = Default::default();
+    for r in rs {
+        let e = newest.entry(r.metric.code()).or_insert((r.metric, r.value, r.measured_ms));
+        if r.measured_ms > e.2 {
+            *e = (r.metric, r.value, r.measured_ms);
+        }
+    }
+    newest.into_values().collect()
+}
+
+/// The newest values as the store answers them, both ways.
+async fn newest_stored(s: &Store, resident: i64) -> Vec<(Metric, f64, i64)> {
+    let one: Vec<_> =
+        s.latest_vitals(resident).await.unwrap().into_iter().map(|v| (v.metric, v.value, v.measured_ms)).collect();
+    let of: Vec<_> = s
+        .latest_vitals_of(&[resident])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| (v.metric, v.value, v.measured_ms))
+        .collect();
+    assert_eq!(one, of);
+    one
+}
+
+both!(newest_values_are_exact_before_and_after_a_pass_and_kept_in_the_table);
+async fn newest_values_are_exact_before_and_after_a_pass_and_kept_in_the_table(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let mut rs = spread(w.resident);
+    rs.push(NewReading { metric: Metric::Spo2, value: 96.0, seq: 10_000, ..hr(w.resident, 0, 0.0, 1_700_000_100_000) });
+    // Stored newest first, on time (the follower keeps these): the newest position is then
+    // the oldest reading, which retention keeps below.
+    let chunks: Vec<&[NewReading]> = rs.rchunks(70).collect();
+    s.ingest("gw", chunks[0], &[], 0).await.unwrap();
+    assert_eq!(newest_stored(s, w.resident).await, newest_here(chunks[0]));
+    for chunk in &chunks[1..] {
+        s.ingest("gw", chunk, &[], 0).await.unwrap();
+    }
+    let want = newest_here(&rs);
+    assert_eq!(want.len(), 2);
+    assert_eq!(newest_stored(s, w.resident).await, want, "before any pass: from raw readings");
+    s.roll_up(AFTER_SPREAD).await.unwrap().expect("nothing else running");
+    assert_eq!(newest_stored(s, w.resident).await, want, "after a pass");
+    assert_eq!(s.purge_raw_readings(AFTER_SPREAD, 1000).await.unwrap(), rs.len() as u64 - 1);
+    assert_eq!(newest_stored(s, w.resident).await, want, "from the table: the pass wrote them");
+
+    // A late upload (a gateway back online): its newest reading is in the table at once.
+    let late = [
+        hr(w.resident, 20_000, 77.0, AFTER_SPREAD - 7_200_000),
+        hr(w.resident, 20_001, 55.0, AFTER_SPREAD - 9_000_000),
+    ];
+    s.ingest("gw", &late, &[], AFTER_SPREAD + DAY).await.unwrap();
+    // An older one stored after it holds the newest position, so retention can purge the first.
+    s.ingest("gw", &[hr(w.resident, 20_002, 44.0, AFTER_SPREAD - 10 * DAY)], &[], AFTER_SPREAD + DAY).await.unwrap();
+    assert_eq!(
+        s.purge_raw_readings(AFTER_SPREAD + 2 * DAY, 1000).await.unwrap(),
+        3,
+        "the late ones and the one kept before"
+    );
+    let want = vec![(Metric::HeartRate, 77.0, AFTER_SPREAD - 7_200_000), want[1]];
+    assert_eq!(newest_stored(s, w.resident).await, want, "from the table: ingest wrote the late one");
 }
