@@ -43,15 +43,16 @@ impl Newest {
         n
     }
 
-    /// Writes these values where they are newer than the stored ones, `chunk` rows a statement;
-    /// `paced` (the follower) pauses after each statement as the rollups' upsert does.
+    /// Writes these values where they are newer than the stored ones: in one statement, or,
+    /// `paced` (the follower), as many rows a statement as the rollups' upsert, with the same
+    /// pause after each.
     pub(crate) async fn write(
         self,
         tx: &mut Transaction<'static, Any>,
         dialect: Dialect,
-        chunk: usize,
         paced: bool,
     ) -> Result<(), StoreError> {
+        let chunk = if paced { crate::rollup::UPSERT_CHUNK } else { usize::MAX };
         let mut rows = self.0.into_iter().peekable();
         while rows.peek().is_some() {
             let started = std::time::Instant::now();

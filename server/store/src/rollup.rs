@@ -34,9 +34,9 @@
 //!
 //! So every reading measured before `safe_ms` is in the table. The same pass, and ingest for
 //! late readings, keep the newest value of each vital (`latest_vitals`, see `latest.rs`), with
-//! the same guarantee. On SQLite one transaction at a
-//! time writes, so steps 1 to 3 are one write transaction: every later one reads the
-//! announcement, and every earlier one has committed.
+//! the same guarantee. On SQLite one transaction at a time writes, so steps 1 to 3 are one
+//! write transaction: every later one reads the announcement, and every earlier one has
+//! committed.
 //!
 //! Retention never purges readings measured after `safe_ms`: they may not be added yet.
 
@@ -145,7 +145,7 @@ pub(crate) async fn add_to_rollups(
 }
 
 /// Rollup rows written per statement by the follower, which may have hundreds of thousands.
-const UPSERT_CHUNK: usize = 10_000;
+pub(crate) const UPSERT_CHUNK: usize = 10_000;
 
 /// Adds `buckets` to the table in key order (so two transactions adding to the same rows can
 /// not deadlock): in one statement, or, `paced` (the follower), [`UPSERT_CHUNK`] rows per
@@ -352,7 +352,7 @@ impl Store {
             return Ok(RollupPass { added: 0, position: now_at, safe_ms });
         }
         upsert(&mut tx, self.dialect, buckets, true).await?;
-        newest.write(&mut tx, self.dialect, UPSERT_CHUNK, true).await?;
+        newest.write(&mut tx, self.dialect, true).await?;
         let safe = announced.saturating_sub(LATE_MS).max(safe_ms);
         sqlx::query("update rollup_cursor set position = $1, safe_ms = $2")
             .bind(last)

@@ -241,7 +241,7 @@ impl StoreTx {
         let late: Vec<&NewReading> =
             fresh.iter().copied().filter(|r| crate::rollup::is_late(r.measured_ms, received_ms)).collect();
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &late).await?;
-        crate::latest::Newest::of(&late).write(&mut self.tx, self.dialect, usize::MAX, false).await?;
+        crate::latest::Newest::of(&late).write(&mut self.tx, self.dialect, false).await?;
         Ok((outcome, fresh))
     }
 
