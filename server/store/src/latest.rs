@@ -23,16 +23,7 @@ pub(crate) struct Newest(BTreeMap<(i64, &'static str), (i64, f64, String)>);
 
 impl Newest {
     pub(crate) fn add(&mut self, resident_id: i64, metric: Metric, value: f64, measured_ms: i64, device_id: &str) {
-        let e = self.0.entry((resident_id, metric.code()));
-        match e {
-            std::collections::btree_map::Entry::Occupied(mut o) if o.get().0 < measured_ms => {
-                *o.get_mut() = (measured_ms, value, device_id.to_owned());
-            }
-            std::collections::btree_map::Entry::Occupied(_) => {}
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert((measured_ms, value, device_id.to_owned()));
-            }
-        }
+        keep_newer(&mut self.0, (resident_id, metric.code()), (measured_ms, value, device_id));
     }
 
     pub(crate) fn of(readings: &[&NewReading]) -> Newest {
@@ -44,24 +35,32 @@ impl Newest {
     }
 
     /// Writes these values where they are newer than the stored ones: in one statement, or,
-    /// `paced` (the follower), as many rows a statement as the rollups' upsert, with the same
-    /// pause after each.
+    /// `paced` (the follower), in chunks as the rollups' upsert does.
     pub(crate) async fn write(
         self,
         tx: &mut Transaction<'static, Any>,
         dialect: Dialect,
         paced: bool,
     ) -> Result<(), StoreError> {
-        let chunk = if paced { crate::rollup::UPSERT_CHUNK } else { usize::MAX };
-        let mut rows = self.0.into_iter().peekable();
-        while rows.peek().is_some() {
-            let started = std::time::Instant::now();
-            write_rows(tx, dialect, rows.by_ref().take(chunk)).await?;
-            if paced && rows.peek().is_some() {
-                tokio::time::sleep(started.elapsed() * crate::rollup::PAUSE_FACTOR).await;
-            }
+        crate::rollup::write_in_chunks(tx, self.0, paced, |tx, rows| {
+            Box::pin(write_rows(tx, dialect, rows.into_iter()))
+        })
+        .await
+    }
+}
+
+/// Keeps in `map` the value measured last for `key`: (measured, value, device).
+fn keep_newer<K: Ord>(
+    map: &mut BTreeMap<K, (i64, f64, String)>,
+    key: K,
+    (measured_ms, value, device_id): (i64, f64, &str),
+) {
+    match map.get_mut(&key) {
+        Some(held) if held.0 >= measured_ms => {}
+        Some(held) => *held = (measured_ms, value, device_id.to_owned()),
+        None => {
+            map.insert(key, (measured_ms, value, device_id.to_owned()));
         }
-        Ok(())
     }
 }
 
@@ -155,10 +154,7 @@ impl Store {
             let rows: Vec<(i64, String, f64, i64, String)> = q.query_as().fetch_all(&self.pool).await?;
             let mut newest: BTreeMap<(i64, String), (i64, f64, String)> = BTreeMap::new();
             for (resident_id, metric, value, measured_ms, device_id) in rows {
-                let e = newest.entry((resident_id, metric)).or_insert((measured_ms, value, device_id.clone()));
-                if measured_ms > e.0 {
-                    *e = (measured_ms, value, device_id);
-                }
+                keep_newer(&mut newest, (resident_id, metric), (measured_ms, value, &device_id));
             }
             for ((resident_id, m), (measured_ms, value, device_id)) in newest {
                 let metric =

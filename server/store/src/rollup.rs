@@ -156,11 +156,27 @@ async fn upsert(
     buckets: Buckets,
     paced: bool,
 ) -> Result<(), StoreError> {
+    write_in_chunks(tx, buckets.0, paced, |tx, rows| Box::pin(upsert_rows(tx, dialect, rows.into_iter()))).await
+}
+
+/// A statement writing rows in a transaction (see [`write_in_chunks`]).
+pub(crate) type WriteFuture<'t> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + 't>>;
+
+/// Writes `rows` with `write`: all in one call, or, `paced` (the follower), [`UPSERT_CHUNK`]
+/// rows per call with a pause of [`PAUSE_FACTOR`] times its duration after each. No call when
+/// there are no rows.
+pub(crate) async fn write_in_chunks<T>(
+    tx: &mut Transaction<'static, Any>,
+    rows: impl IntoIterator<Item = T>,
+    paced: bool,
+    write: impl for<'t> Fn(&'t mut Transaction<'static, Any>, Vec<T>) -> WriteFuture<'t>,
+) -> Result<(), StoreError> {
     let chunk = if paced { UPSERT_CHUNK } else { usize::MAX };
-    let mut rows = buckets.0.into_iter().peekable();
+    let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let started = std::time::Instant::now();
-        upsert_rows(tx, dialect, rows.by_ref().take(chunk)).await?;
+        write(tx, rows.by_ref().take(chunk).collect()).await?;
         if paced && rows.peek().is_some() {
             tokio::time::sleep(started.elapsed() * PAUSE_FACTOR).await;
         }
