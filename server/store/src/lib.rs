@@ -15,6 +15,7 @@ pub mod audit_trail;
 mod auth;
 pub mod binding;
 pub mod care_circle;
+mod contacts;
 mod error;
 pub mod escalation;
 mod feed;
@@ -58,6 +59,8 @@ pub struct Store {
     /// SQLite: the write transactions of [`Store::begin`] take turns here before asking for
     /// the database's write lock (see `tx.rs`).
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// The devices' last contact as this process last stored it (see `contacts.rs`).
+    contacts: contacts::Contacts,
 }
 
 /// Connections of a PostgreSQL pool (each API request and the ingest workers take one).
@@ -134,7 +137,13 @@ impl Store {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, dialect, horizons: Default::default(), write_turn: Default::default() })
+        Ok(Store {
+            pool,
+            dialect,
+            horizons: Default::default(),
+            write_turn: Default::default(),
+            contacts: Default::default(),
+        })
     }
 
     /// Which database this is.

@@ -51,6 +51,9 @@ pub struct StoreTx {
     dialect: Dialect,
     /// SQLite: this process's turn to write, held until the transaction ends.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// The devices' last contacts this transaction stored, learnt when it commits.
+    contacts: crate::contacts::Contacts,
+    stored_contacts: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -65,7 +68,13 @@ impl Store {
             Dialect::Sqlite => Some(self.write_turn.clone().lock_owned().await),
             Dialect::Postgres => None,
         };
-        Ok(StoreTx { tx: self.write_tx().await?, dialect: self.dialect, _turn: turn })
+        Ok(StoreTx {
+            tx: self.write_tx().await?,
+            dialect: self.dialect,
+            _turn: turn,
+            contacts: self.contacts.clone(),
+            stored_contacts: Vec::new(),
+        })
     }
 
     /// A transaction that will write.
@@ -148,7 +157,9 @@ fn level_rank(level: &str) -> i32 {
 
 impl StoreTx {
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        self.tx.commit().await?;
+        self.contacts.learn(self.stored_contacts);
+        Ok(())
     }
 
     /// Inserts one gateway's readings idempotently; see [`StoreTx::insert_batches`].
@@ -208,6 +219,8 @@ impl StoreTx {
         // measuring every few seconds otherwise rewrote its row (and the row's index entries)
         // with every reading, 8 % of the database's time at district scale. The silence rules
         // count in hours and "online" in an hour, so a contact up to a step old is as good.
+        // Devices whose contact this process knows can not move yet are not even sent
+        // (`contacts.rs`).
         let mut per_device: std::collections::BTreeMap<&str, (i64, Option<f64>)> = Default::default();
         for r in &fresh {
             let e = per_device.entry(r.device_id.as_str()).or_insert((r.measured_ms, None));
@@ -218,23 +231,12 @@ impl StoreTx {
         }
         let rows: Vec<DeviceJson> = per_device
             .into_iter()
+            .filter(|(device_id, (last_ms, battery))| battery.is_some() || !self.contacts.keeps(device_id, *last_ms))
             .map(|(device_id, (last_ms, battery))| DeviceJson { device_id, last_ms, battery })
             .collect();
-        let mut q = Sql::new("");
-        let p = q.json_arg(&rows);
-        q.push(format!(
-            "update devices set last_reading_ms = case when devices.last_reading_ms > v.last_ms \
-             then devices.last_reading_ms else v.last_ms end, \
-             battery_pct = coalesce(v.battery, devices.battery_pct) from {} where devices.device_id = v.device_id \
-             and (devices.last_reading_ms is null or devices.last_reading_ms <= v.last_ms - {LAST_CONTACT_STEP_MS} \
-             or v.battery <> coalesce(devices.battery_pct, -1))",
-            self.dialect.json_table(
-                &p,
-                "v",
-                &[("device_id", "text"), ("last_ms", "bigint"), ("battery", "double precision")],
-            )
-        ));
-        q.query().execute(&mut *self.tx).await?;
+        if !rows.is_empty() {
+            self.update_contacts(&rows).await?;
+        }
 
         // Late readings go into the rollups and the newest values now; the follower adds the
         // others (`rollup.rs`, `latest.rs`).
@@ -243,6 +245,29 @@ impl StoreTx {
         crate::rollup::add_to_rollups(&mut self.tx, self.dialect, &late).await?;
         crate::latest::Newest::of(&late).write(&mut self.tx, self.dialect, false).await?;
         Ok((outcome, fresh))
+    }
+
+    /// Writes the devices' last contact and battery where they move (see `insert_batches`), and
+    /// keeps the contacts written, to be learnt at commit.
+    async fn update_contacts(&mut self, rows: &[DeviceJson<'_>]) -> Result<(), StoreError> {
+        let mut q = Sql::new("");
+        let p = q.json_arg(&rows);
+        q.push(format!(
+            "update devices set last_reading_ms = case when devices.last_reading_ms > v.last_ms \
+             then devices.last_reading_ms else v.last_ms end, \
+             battery_pct = coalesce(v.battery, devices.battery_pct) from {} where devices.device_id = v.device_id \
+             and (devices.last_reading_ms is null or devices.last_reading_ms <= v.last_ms - {LAST_CONTACT_STEP_MS} \
+             or v.battery <> coalesce(devices.battery_pct, -1)) \
+             returning devices.device_id, devices.last_reading_ms",
+            self.dialect.json_table(
+                &p,
+                "v",
+                &[("device_id", "text"), ("last_ms", "bigint"), ("battery", "double precision")],
+            )
+        ));
+        let stored: Vec<(String, i64)> = q.query_as().fetch_all(&mut *self.tx).await?;
+        self.stored_contacts.extend(stored);
+        Ok(())
     }
 
     /// PostgreSQL: all rows in one statement of fixed text (one JSON parameter). Returns `None`
@@ -359,10 +384,16 @@ impl StoreTx {
 
     /// What the rules need of each of `resident_ids`, in ascending resident order: the stored
     /// rule state and threshold overrides (JSON) and the community's time zone. One query for
-    /// all of them. On PostgreSQL this locks the residents' rows until the transaction ends (in
+    /// all of them, and two more the first time a resident is seen. Unknown ids are left out.
+    ///
+    /// On PostgreSQL this locks the residents' rule-state rows until the transaction ends (in
     /// ascending order, so two transactions can not deadlock on them), so two instances
     /// evaluating the same resident's readings take turns instead of overwriting each other's
-    /// state. Unknown ids are left out.
+    /// state. A resident without a stored state first gets an empty one (`{}`), so that there
+    /// is a row to lock. The lock is on the row the transaction then rewrites: an update of a
+    /// row it holds writes nothing more for the lock. (Locking the resident's own row, as this
+    /// did before, cost a lock record in the WAL and a dirtied `residents` page per resident
+    /// and group, and the state's upsert locked the state row besides.)
     pub async fn rule_inputs(&mut self, resident_ids: &[i64]) -> Result<Vec<RuleRow>, StoreError> {
         let mut ids = resident_ids.to_vec();
         ids.sort_unstable();
@@ -370,19 +401,43 @@ impl StoreTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let mut rows = self.locked_rule_inputs(&ids).await?;
+        if rows.len() < ids.len() {
+            let found: std::collections::HashSet<i64> = rows.iter().map(|r| r.resident_id).collect();
+            let missing: Vec<i64> = ids.into_iter().filter(|id| !found.contains(id)).collect();
+            // In ascending order: two transactions creating the same rows wait on each other's
+            // in one order only.
+            let mut q = Sql::new("");
+            let p = q.json_arg(&missing);
+            q.push(format!(
+                "insert into resident_rule_state (resident_id, state, updated_ms) \
+                 select r.resident_id, '{{}}', 0 from residents r where r.resident_id in ({}) \
+                 order by r.resident_id on conflict do nothing",
+                self.dialect.json_list(&p, "bigint")
+            ));
+            q.query().execute(&mut *self.tx).await?;
+            rows.extend(self.locked_rule_inputs(&missing).await?);
+            rows.sort_by_key(|r| r.resident_id);
+        }
+        Ok(rows)
+    }
+
+    /// [`StoreTx::rule_inputs`] of the residents (ascending, distinct) that have a stored rule
+    /// state, locking that state on PostgreSQL.
+    async fn locked_rule_inputs(&mut self, ids: &[i64]) -> Result<Vec<RuleRow>, StoreError> {
         let mut q = Sql::new("");
         let p = q.json_arg(&ids);
         q.push(format!(
             "select r.resident_id, s.state, t.overrides, o.time_zone from residents r \
              join households h on h.household_id = r.household_id \
              join org_units o on o.org_unit_id = h.org_unit_id \
-             left join resident_rule_state s on s.resident_id = r.resident_id \
+             join resident_rule_state s on s.resident_id = r.resident_id \
              left join resident_thresholds t on t.resident_id = r.resident_id \
              where r.resident_id in ({}) order by r.resident_id",
             self.dialect.json_list(&p, "bigint")
         ));
         if self.dialect == Dialect::Postgres {
-            q.push(" for no key update of r");
+            q.push(" for no key update of s");
         }
         Ok(q.query_as::<RuleRow>().fetch_all(&mut *self.tx).await?)
     }

@@ -283,6 +283,45 @@ async fn a_due_timer_is_claimed_once_by_two_instances(backend: Backend) {
     assert!(w.store.due_timers(100, 10).await.unwrap().is_empty());
 }
 
+both!(two_instances_evaluating_one_resident_take_turns_on_its_rule_state);
+async fn two_instances_evaluating_one_resident_take_turns_on_its_rule_state(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let s = &w.store;
+    let district = s.create_org_unit(None, OrgKind::District, "D2").await.unwrap();
+    let grid = s.create_org_unit(Some(district), OrgKind::Grid, "G2").await.unwrap();
+    let household = s.create_household(grid, "H2").await.unwrap();
+    let known = s.create_resident(household, "R2", None).await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    tx.save_rule_state(known, r#"{"n":0}"#, 1).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // One instance reads the rules' inputs of a resident with a stored state and of one
+    // without (`w.resident`, never evaluated), then the other instance asks for both.
+    let mut tx = s.begin().await.unwrap();
+    let first = tx.rule_inputs(&[w.resident, known, 999_999]).await.unwrap();
+    let states: Vec<(i64, Option<String>)> = first.into_iter().map(|r| (r.resident_id, r.state)).collect();
+    let fresh = if w.resident < known { 0 } else { 1 };
+    assert_eq!(states.len(), 2, "the unknown resident is left out: {states:?}");
+    assert_eq!(states[fresh], (w.resident, Some("{}".to_owned())), "a resident never evaluated starts empty");
+    assert_eq!(states[1 - fresh], (known, Some(r#"{"n":0}"#.to_owned())));
+    let second = tokio::spawn(async move {
+        let mut tx = other.begin().await.unwrap();
+        let rows = tx.rule_inputs(&[known, w.resident]).await.unwrap();
+        tx.commit().await.unwrap();
+        rows.into_iter().map(|r| (r.resident_id, r.state.unwrap_or_default())).collect::<Vec<_>>()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second instance waits until the first has saved both states");
+    tx.save_rule_states(&[(w.resident, r#"{"n":1}"#.into()), (known, r#"{"n":1}"#.into())], 2).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut seen = second.await.unwrap();
+    seen.sort();
+    let mut want = vec![(w.resident, r#"{"n":1}"#.to_owned()), (known, r#"{"n":1}"#.to_owned())];
+    want.sort();
+    assert_eq!(seen, want, "the second instance reads what the first saved");
+}
+
 both!(the_same_readings_stored_at_once_by_two_instances_are_stored_once);
 async fn the_same_readings_stored_at_once_by_two_instances_are_stored_once(backend: Backend) {
     let w = world(backend).await;
@@ -533,6 +572,38 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     ];
     want.sort_by_key(|r| r.0);
     assert_eq!(rows.into_iter().map(|r| (r.resident_id, r.state, r.time_zone)).collect::<Vec<_>>(), want);
+}
+
+both!(a_last_contact_moves_by_steps_whoever_stored_the_one_before);
+async fn a_last_contact_moves_by_steps_whoever_stored_the_one_before(backend: Backend) {
+    let w = world(backend).await;
+    let other = second_handle(&w).await;
+    let step = eldercare_store::LAST_CONTACT_STEP_MS;
+    let t = 1_000_000;
+    w.store.ingest("gw", &[hr(w.resident, 1, 70.0, t)], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t));
+    // A transaction that would have moved it a step on rolls back: nothing moved.
+    let mut tx = w.store.begin().await.unwrap();
+    tx.insert_readings("gw", &[hr(w.resident, 2, 70.0, t + step)], 0).await.unwrap();
+    drop(tx);
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t));
+    // So a reading a step and a bit on moves it (this handle must not take the rolled-back
+    // write for stored).
+    w.store.ingest("gw", &[hr(w.resident, 3, 70.0, t + step + 10)], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t + step + 10));
+    // Another instance moves it further; a reading less than a step after what either stored
+    // moves nothing, one a step after the newest moves it, through either handle.
+    other.ingest("gw", &[hr(w.resident, 4, 70.0, t + 3 * step)], &[], 0).await.unwrap();
+    w.store.ingest("gw", &[hr(w.resident, 5, 70.0, t + 3 * step + 20)], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t + 3 * step));
+    w.store.ingest("gw", &[hr(w.resident, 6, 70.0, t + 4 * step)], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t + 4 * step));
+    other.ingest("gw", &[hr(w.resident, 7, 70.0, t + 5 * step - 1)], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"].0, Some(t + 4 * step));
+    // A battery level is written at once, and the contact with it.
+    let battery = NewReading { metric: Metric::Battery, value: 41.0, ..hr(w.resident, 8, 0.0, t + 4 * step + 5) };
+    w.store.ingest("gw", &[battery], &[], 0).await.unwrap();
+    assert_eq!(contacts(&w.store).await["dev"], (Some(t + 4 * step + 5), Some(41.0)));
 }
 
 /// Each device's (last contact, battery) as the silence rules read them.
