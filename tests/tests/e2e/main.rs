@@ -7,5 +7,7 @@ mod baselines;
 mod binding;
 mod durability;
 mod pipeline;
+#[path = "../common/pki.rs"]
+mod pki;
 mod support;
 mod tls;

@@ -19,61 +19,11 @@ use eldercare_gateway::sim::{DeviceKind, Scenario, SimDevice, SimulatorConfig, S
 use eldercare_gateway::uplink::UplinkConfig;
 use eldercare_server::broker::TlsListener;
 use eldercare_server::{Mqtt, RunningServer, Security, ServerConfig};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
+use crate::pki::{Pki, TestCa};
 use crate::support::*;
-
-/// A certificate authority of the test's own.
-struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl TestCa {
-    fn new(name: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        TestCa { issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap() }
-    }
-
-    fn cert_pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A server certificate for 127.0.0.1 and localhost: (certificate PEM, key PEM).
-    fn server_cert(&self) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// Writes the CA certificate and a server certificate and key into `dir`.
-    fn write(&self, dir: &Path) -> Pki {
-        std::fs::create_dir_all(dir).unwrap();
-        let (cert, key) = self.server_cert();
-        let pki = Pki { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server-key.pem") };
-        std::fs::write(&pki.ca, self.cert_pem()).unwrap();
-        std::fs::write(&pki.cert, cert).unwrap();
-        std::fs::write(&pki.key, key).unwrap();
-        pki
-    }
-}
-
-/// PEM files of a CA and of a server certificate it signed.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
 
 /// A server on the embedded broker with a TLS listener (besides the plain one that ingest
 /// uses), SQLite in `dir`, the demo community seeded.

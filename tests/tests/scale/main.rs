@@ -9,8 +9,11 @@
 
 mod faults;
 mod harness;
+#[path = "../common/pki.rs"]
+mod pki;
 mod shutdown;
 mod support;
+mod tls_broker;
 mod two_instances;
 
 use support::DbKind;

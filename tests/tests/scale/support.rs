@@ -15,6 +15,8 @@ use tokio::process::{Child, Command};
 pub const PATIENCE: Duration = Duration::from_secs(90);
 /// The MQTT password of every simulated gateway (each has its own username, its gateway id).
 pub const GATEWAY_PASSWORD: &str = "gateway-secret-for-tests";
+/// The MQTT password of the server's user, `eldercare-server` (`deploy/mosquitto/acl`).
+pub const SERVER_PASSWORD: &str = "server-secret-for-tests";
 const JWT_SECRET: &str = "scale-test-secret-scale-test-secret-0123";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,13 +82,14 @@ impl Mosquitto {
         std::fs::create_dir_all(&dir).unwrap();
         let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/mosquitto");
         // The deployment's ACL, plus (first, so it applies to anonymous clients) the server's
-        // rights: the server has no MQTT credentials option yet, so it connects anonymously.
+        // rights: most tests connect the server anonymously on the plain listener; with a
+        // password (`tls_broker.rs`) it is the deployment's user `eldercare-server`.
         let acl = std::fs::read_to_string(deploy.join("acl")).expect("deploy/mosquitto/acl");
         let anonymous_server = "topic read eldercare/v1/gw/+/readings\ntopic read eldercare/v1/gw/+/status\n\
                                 topic write eldercare/v1/gw/+/ack\n";
         std::fs::write(dir.join("acl"), format!("{anonymous_server}\n{acl}")).unwrap();
         let mut passwd: String = gateways.iter().map(|g| format!("{g}:{GATEWAY_PASSWORD}\n")).collect();
-        passwd.push_str("eldercare-server:server-secret-for-tests\n");
+        passwd.push_str(&format!("eldercare-server:{SERVER_PASSWORD}\n"));
         std::fs::write(dir.join("passwd"), passwd).unwrap();
         let hashed = std::process::Command::new(program("mosquitto_passwd", &[], "mosquitto"))
             .arg("-U")
@@ -343,6 +346,18 @@ pub struct Server {
 impl Server {
     /// Starts an instance and waits until `/readyz` says it has its database and broker.
     pub async fn start(dir: &Path, instance: &str, database_url: &str, broker: &MqttUrl) -> Server {
+        Server::start_with(dir, instance, database_url, broker, &[], &[]).await
+    }
+
+    /// As [`Server::start`], with more arguments of `serve` and environment variables.
+    pub async fn start_with(
+        dir: &Path,
+        instance: &str,
+        database_url: &str,
+        broker: &MqttUrl,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Server {
         let log = dir.join(format!("server-{instance}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scale-server"));
         cmd.args(["serve", "--database-url", database_url, "--mqtt-url", &broker.to_string()]).args([
@@ -353,6 +368,7 @@ impl Server {
             "--jwt-secret",
             JWT_SECRET,
         ]);
+        cmd.args(args).envs(envs.iter().copied());
         if let Some(group) = crate::SHARED_GROUP {
             cmd.args(["--shared-group", group]);
         }
