@@ -58,7 +58,7 @@ pub async fn provision(
     }
     let grids = Arc::new(grids);
     let on_progress = &on_progress;
-    // A few homes at a time: each is a handful of small commits.
+    // A few homes at a time: each is a handful of small commits, and one for its devices.
     let results: Vec<Result<(), ProvisionError>> = futures::stream::iter(missing.iter().enumerate())
         .map(|(k, &i)| {
             let grids = grids.clone();
@@ -66,13 +66,18 @@ pub async fn provision(
                 let gw = gateway_id(prefix, i);
                 let household = store.create_household(grids[k / GRID_SIZE], &format!("Home {gw}")).await?;
                 store.register_gateway(&gw, household).await?;
+                let mut devices = Vec::new();
                 for r in 0..residents {
                     let resident =
                         store.create_resident(household, &format!("Resident {r} of {gw}"), Some(1940)).await?;
-                    for (device, kind) in Home::devices_of(&gw, r) {
-                        store.register_device(&device, &gw, resident, kind.registered_kind()).await?;
-                    }
+                    devices.extend(Home::devices_of(&gw, r).into_iter().map(|(d, kind)| (d, resident, kind)));
                 }
+                // The home's devices in one commit.
+                let rows: Vec<(&str, &str, i64, &str)> = devices
+                    .iter()
+                    .map(|(d, resident, kind)| (d.as_str(), gw.as_str(), *resident, kind.registered_kind()))
+                    .collect();
+                store.register_devices(&rows).await?;
                 on_progress(1);
                 Ok(())
             }

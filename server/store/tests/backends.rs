@@ -606,6 +606,30 @@ async fn a_last_contact_moves_by_steps_whoever_stored_the_one_before(backend: Ba
     assert_eq!(contacts(&w.store).await["dev"], (Some(t + 4 * step + 5), Some(41.0)));
 }
 
+both!(devices_registered_together_are_all_or_none);
+async fn devices_registered_together_are_all_or_none(backend: Backend) {
+    let w = world(backend).await;
+    let s = &w.store;
+    let ids = || async {
+        let mut ids: Vec<String> = s.devices_of_gateway("gw").await.unwrap().into_iter().map(|d| d.device_id).collect();
+        ids.sort();
+        ids
+    };
+    let clock = s.binding_clock().await.unwrap();
+    // One of them is registered already: none is.
+    let clash = s.register_devices(&[("band-a", "gw", w.resident, "watch"), ("dev", "gw", w.resident, "watch")]).await;
+    assert!(matches!(clash, Err(eldercare_store::StoreError::Conflict(_))), "{clash:?}");
+    let too_long = "x".repeat(eldercare_schema::payload::MAX_DEVICE_ID_LEN + 1);
+    let invalid =
+        s.register_devices(&[("band-a", "gw", w.resident, "watch"), (&too_long, "gw", w.resident, "watch")]).await;
+    assert!(matches!(invalid, Err(eldercare_store::StoreError::Invalid(_))), "{invalid:?}");
+    assert_eq!(ids().await, ["dev"]);
+    assert_eq!(s.binding_clock().await.unwrap(), clock, "nothing changed, nothing stamped");
+    s.register_devices(&[("band-a", "gw", w.resident, "watch"), ("band-b", "gw", w.resident, "watch")]).await.unwrap();
+    assert_eq!(ids().await, ["band-a", "band-b", "dev"]);
+    assert!(s.binding_clock().await.unwrap() > clock, "the binding publisher and ingest see the change");
+}
+
 /// Each device's (last contact, battery) as the silence rules read them.
 async fn contacts(s: &Store) -> std::collections::HashMap<String, (Option<i64>, Option<f64>)> {
     let (_, devices) = s.silence_inputs().await.unwrap();
