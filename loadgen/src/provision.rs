@@ -70,7 +70,7 @@ pub async fn provision(
                 for r in 0..residents {
                     let resident =
                         store.create_resident(household, &format!("Resident {r} of {gw}"), Some(1940)).await?;
-                    devices.extend(Home::devices_of(&gw, r).into_iter().map(|(d, kind)| (d, resident, kind)));
+                    devices.extend(Home::devices_of(&gw, r).map(|(d, kind)| (d, resident, kind)));
                 }
                 // The home's devices in one commit.
                 let rows: Vec<(&str, &str, i64, &str)> = devices

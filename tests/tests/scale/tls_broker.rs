@@ -84,9 +84,9 @@ impl Session {
 
     async fn wait_for(&mut self, what: &str, wanted: impl Fn(&Packet) -> bool) {
         loop {
-            let event = tokio::time::timeout(PATIENCE, self.eventloop.poll())
-                .await
-                .unwrap_or_else(|_| panic!("no {what} within {PATIENCE:?}"));
+            let Ok(event) = tokio::time::timeout(PATIENCE, self.eventloop.poll()).await else {
+                panic!("no {what} within {PATIENCE:?}")
+            };
             match event {
                 Ok(Event::Incoming(p)) if wanted(&p) => return,
                 Ok(_) => {}
