@@ -41,7 +41,7 @@ pub async fn load(tx: &mut StoreTx, resident_id: i64, fallback_offset: i32, now_
 
 fn loaded(resident_id: i64, row: Option<&RuleRow>, zones: &mut Zones, fallback_offset: i32, now_ms: i64) -> Loaded {
     let (state, thresholds) =
-        parse(resident_id, row.and_then(|r| r.state.as_deref()), row.and_then(|r| r.overrides.as_deref()));
+        parse(resident_id, row.map(|r| r.state.as_str()), row.and_then(|r| r.overrides.as_deref()));
     let utc_offset_minutes =
         row.map_or(fallback_offset, |r| zones.offset_minutes(&r.time_zone, now_ms, fallback_offset));
     Loaded { state, thresholds, utc_offset_minutes }

@@ -38,8 +38,8 @@ pub struct Raised {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RuleRow {
     pub resident_id: i64,
-    /// The stored rule state, JSON.
-    pub state: Option<String>,
+    /// The stored rule state, JSON (`{}` for a resident never evaluated).
+    pub state: String,
     /// Threshold overrides, JSON.
     pub overrides: Option<String>,
     /// The IANA time zone of the resident's community (for night-time and daily rules).

@@ -300,16 +300,16 @@ async fn two_instances_evaluating_one_resident_take_turns_on_its_rule_state(back
     // without (`w.resident`, never evaluated), then the other instance asks for both.
     let mut tx = s.begin().await.unwrap();
     let first = tx.rule_inputs(&[w.resident, known, 999_999]).await.unwrap();
-    let states: Vec<(i64, Option<String>)> = first.into_iter().map(|r| (r.resident_id, r.state)).collect();
+    let states: Vec<(i64, String)> = first.into_iter().map(|r| (r.resident_id, r.state)).collect();
     let fresh = if w.resident < known { 0 } else { 1 };
     assert_eq!(states.len(), 2, "the unknown resident is left out: {states:?}");
-    assert_eq!(states[fresh], (w.resident, Some("{}".to_owned())), "a resident never evaluated starts empty");
-    assert_eq!(states[1 - fresh], (known, Some(r#"{"n":0}"#.to_owned())));
+    assert_eq!(states[fresh], (w.resident, "{}".to_owned()), "a resident never evaluated starts empty");
+    assert_eq!(states[1 - fresh], (known, r#"{"n":0}"#.to_owned()));
     let second = tokio::spawn(async move {
         let mut tx = other.begin().await.unwrap();
         let rows = tx.rule_inputs(&[known, w.resident]).await.unwrap();
         tx.commit().await.unwrap();
-        rows.into_iter().map(|r| (r.resident_id, r.state.unwrap_or_default())).collect::<Vec<_>>()
+        rows.into_iter().map(|r| (r.resident_id, r.state)).collect::<Vec<_>>()
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!second.is_finished(), "the second instance waits until the first has saved both states");
@@ -567,8 +567,8 @@ async fn batches_of_several_gateways_store_in_one_call(backend: Backend) {
     let rows = tx.rule_inputs(&[other, w.resident, other, 999_999]).await.unwrap();
     tx.commit().await.unwrap();
     let mut want = vec![
-        (w.resident, Some("{\"a\":1}".to_owned()), "Asia/Shanghai".to_owned()),
-        (other, Some("{\"b\":2}".to_owned()), "Asia/Kolkata".to_owned()),
+        (w.resident, "{\"a\":1}".to_owned(), "Asia/Shanghai".to_owned()),
+        (other, "{\"b\":2}".to_owned(), "Asia/Kolkata".to_owned()),
     ];
     want.sort_by_key(|r| r.0);
     assert_eq!(rows.into_iter().map(|r| (r.resident_id, r.state, r.time_zone)).collect::<Vec<_>>(), want);

@@ -5,6 +5,7 @@
 //! own passwords: the server as `eldercare-server`, each gateway as its gateway id.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use eldercare_gateway::mqtt::{BrokerAuth, MqttUrl, Secret};
@@ -32,7 +33,8 @@ impl Session {
             password: Some(Secret::new(password)),
             ca_file: Some(ca.to_owned()),
         };
-        let client_id = format!("{}-{}", username.unwrap_or("anonymous"), rand_suffix());
+        static SESSIONS: AtomicU64 = AtomicU64::new(0);
+        let client_id = format!("{}-{}", username.unwrap_or("anonymous"), SESSIONS.fetch_add(1, Ordering::Relaxed));
         let mut opts = eldercare_gateway::mqtt::options(client_id, url, &auth).unwrap();
         opts.set_keep_alive(Duration::from_secs(30));
         let (client, mut eventloop) = AsyncClient::new(opts, 16);
@@ -94,10 +96,6 @@ impl Session {
             }
         }
     }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
